@@ -1,5 +1,5 @@
 /// Why an ELF file could not be read.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
     #[error("not an ELF file")]
     NotElf,

@@ -206,8 +206,9 @@ pub fn validate(records: &[PolicyRecord], libc: Libc) -> Result<(), Error> {
         .flat_map(|r| r.symbol_versions.keys().map(String::as_str))
         .collect();
     for arch in archs {
-        // namespace → (version → policy that first allowed it); None-valued namespaces do
-        // not exist: a namespace absent from the map is unconstrained so far.
+        // namespace → (version → policy that first allowed it). `None` until the first
+        // policy listing this arch; afterwards a namespace absent from the map is
+        // unconstrained so far.
         let mut allowed: Option<BTreeMap<&str, BTreeMap<&str, &str>>> = None;
         let mut first_policy: Option<&str> = None;
         for r in &ordered {
@@ -409,7 +410,7 @@ impl PolicySet {
         Ok(Self::build(&records, libc, arch))
     }
 
-    /// Build from already validated records.
+    /// Build from parsed records, validating them first.
     pub fn from_records(
         records: &[PolicyRecord],
         libc: Libc,

@@ -1,1 +1,106 @@
-fn main() {}
+//! The `manywheel` command line: parse arguments, call the libraries, print.
+
+mod lddtree_cmd;
+mod output;
+mod show;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit code: the check found a problem.
+const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage or unreadable input.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "manywheel",
+    version,
+    about = "Audit portable Linux binary wheels (manylinux/musllinux) of every architecture, from any host",
+    long_about = "Audit portable Linux binary wheels (manylinux/musllinux) of every architecture, \
+from any host.\n\nExit codes: 0 ok, 1 a check failed, 2 usage or input error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the most compatible platform tag of each wheel and why no higher one is met.
+    ///
+    /// Reads each wheel without extracting it, checks RECORD hashes of the ELF members, resolves
+    /// their libraries inside the target root and decides the tag as PEP 600 and the reference
+    /// tool do. Several wheels are audited in parallel.
+    Show(ShowArgs),
+    /// Fail (exit 1) when a wheel's own platform tags claim more than it satisfies, or an abi3
+    /// wheel uses symbols outside the stable ABI of the Python it claims. For CI.
+    Check(ShowArgs),
+    /// Print the shared libraries an ELF file loads, resolved with the dynamic loader's rules
+    /// inside a root.
+    Lddtree(LddtreeArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct TargetArgs {
+    /// Look up libraries inside this root (a target sysroot). Default: the host's `/`, only for
+    /// wheels of the host's architecture and libc; otherwise only the wheel itself is searched.
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
+    /// Colon-separated directories searched instead of ld.so.conf and the default directories
+    /// (inside --sysroot when given).
+    #[arg(long, value_name = "PATHS")]
+    pub ldpaths: Option<String>,
+}
+
+#[derive(Args, Clone)]
+pub struct ShowArgs {
+    /// Wheels to audit.
+    #[arg(required = true, value_name = "WHEEL")]
+    pub wheels: Vec<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// A policy file in the embedded (auditwheel-compatible) JSON format, used instead of the
+    /// embedded policies.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Do not check the x86-64 instruction-set level.
+    #[arg(long)]
+    pub disable_isa_ext_check: bool,
+    /// Print JSON on stdout (an object for one wheel, an array for several).
+    #[arg(long)]
+    pub json: bool,
+    /// Also list every symbol behind each reason (the default shows a few).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Args)]
+pub struct LddtreeArgs {
+    /// The ELF file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Show(args) => show::run(&args, false),
+        Command::Check(args) => show::run(&args, true),
+        Command::Lddtree(args) => lddtree_cmd::run(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            output::error_line(&format!("{err:#}"));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,6 +1,7 @@
 fn main() {
     for path in std::env::args().skip(1) {
         let data = std::fs::read(&path).expect("read");
+        let _ = manywheel_elf::parse(&data);
         let t = std::time::Instant::now();
         match manywheel_elf::parse(&data) {
             Ok(f) => {

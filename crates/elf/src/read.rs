@@ -62,7 +62,7 @@ pub fn parse(data: &[u8]) -> Result<ElfFile, Error> {
         }
     }
 
-    let x86_isa_needed = notes::x86_isa_needed(b, &segments)?;
+    let x86_isa_needed = notes::x86_isa_needed(b, fh.header.machine, &segments)?;
 
     let mut file = ElfFile {
         header: fh.header,

@@ -21,6 +21,21 @@ const DT_VERDEFNUM: u64 = 0x6fff_fffd;
 const DT_VERNEED: u64 = 0x6fff_fffe;
 const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
 const DT_MIPS_SYMTABNO: u64 = 0x7000_0011;
+const DT_PLTRELSZ: u64 = 2;
+const DT_PLTGOT: u64 = 3;
+const DT_RELA: u64 = 7;
+const DT_RELASZ: u64 = 8;
+const DT_RELAENT: u64 = 9;
+const DT_INIT: u64 = 12;
+const DT_FINI: u64 = 13;
+const DT_REL: u64 = 17;
+const DT_RELSZ: u64 = 18;
+const DT_RELENT: u64 = 19;
+const DT_PLTREL: u64 = 20;
+const DT_JMPREL: u64 = 23;
+const DT_INIT_ARRAY: u64 = 25;
+const DT_FINI_ARRAY: u64 = 26;
+const DT_RELR: u64 = 36;
 const EM_MIPS: u16 = 8;
 
 const VER_FLG_BASE: u16 = 0x1;
@@ -45,6 +60,12 @@ pub(crate) struct DynInfo {
     pub verneed: Option<u64>,
     pub verneednum: Option<u64>,
     pub mips_symtabno: Option<u64>,
+    pub rela: Option<(u64, Option<u64>, Option<u64>)>,
+    pub rel: Option<(u64, Option<u64>, Option<u64>)>,
+    /// DT_JMPREL address, DT_PLTRELSZ and DT_PLTREL (DT_REL or DT_RELA).
+    pub jmprel: Option<(u64, Option<u64>, Option<u64>)>,
+    /// Addresses of every table or code the dynamic section points at, to bound `.dynsym`.
+    pub addresses: Vec<u64>,
 }
 
 fn read_dyn(b: Bytes<'_>, header: &Header, seg: &Segment) -> Result<DynInfo, Error> {
@@ -55,8 +76,31 @@ fn read_dyn(b: Bytes<'_>, header: &Header, seg: &Segment) -> Result<DynInfo, Err
     let ws = d.word_size();
     let mut info = DynInfo::default();
     let mut off = 0u64;
+    let (mut relasz, mut relaent, mut relsz, mut relent, mut pltrelsz, mut pltrel) =
+        (None, None, None, None, None, None);
+    let (mut rela, mut rel, mut jmprel) = (None, None, None);
     while let (Some(tag), Some(val)) = (d.word(off), d.word(off + ws)) {
         off += 2 * ws;
+        if matches!(
+            tag,
+            DT_HASH
+                | DT_STRTAB
+                | DT_GNU_HASH
+                | DT_VERSYM
+                | DT_VERDEF
+                | DT_VERNEED
+                | DT_PLTGOT
+                | DT_RELA
+                | DT_REL
+                | DT_JMPREL
+                | DT_INIT
+                | DT_FINI
+                | DT_INIT_ARRAY
+                | DT_FINI_ARRAY
+                | DT_RELR
+        ) {
+            info.addresses.push(val);
+        }
         // Only tags below 2^32 are interesting; a sign-extended ELF32 tag is compared as such.
         match tag {
             DT_NULL => break,
@@ -76,9 +120,21 @@ fn read_dyn(b: Bytes<'_>, header: &Header, seg: &Segment) -> Result<DynInfo, Err
             DT_VERNEED => info.verneed = Some(val),
             DT_VERNEEDNUM => info.verneednum = Some(val),
             DT_MIPS_SYMTABNO if header.machine == EM_MIPS => info.mips_symtabno = Some(val),
+            DT_RELA => rela = Some(val),
+            DT_RELASZ => relasz = Some(val),
+            DT_RELAENT => relaent = Some(val),
+            DT_REL => rel = Some(val),
+            DT_RELSZ => relsz = Some(val),
+            DT_RELENT => relent = Some(val),
+            DT_JMPREL => jmprel = Some(val),
+            DT_PLTRELSZ => pltrelsz = Some(val),
+            DT_PLTREL => pltrel = Some(val),
             _ => {}
         }
     }
+    info.rela = rela.map(|a| (a, relasz, relaent));
+    info.rel = rel.map(|a| (a, relsz, relent));
+    info.jmprel = jmprel.map(|a| (a, pltrelsz, pltrel));
     Ok(info)
 }
 
@@ -89,6 +145,14 @@ pub(crate) struct StrTab<'a> {
 }
 
 impl StrTab<'_> {
+    /// Whether `off` starts a NUL-terminated string inside the table.
+    pub fn is_valid(&self, off: u64) -> bool {
+        self.data
+            .zip(usize::try_from(off).ok())
+            .and_then(|(d, o)| d.get(o..))
+            .is_some_and(|rest| rest.contains(&0))
+    }
+
     pub fn get(&self, off: u64) -> Result<String, Error> {
         let data = self
             .data

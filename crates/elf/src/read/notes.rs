@@ -4,13 +4,24 @@ use super::bytes::{align_up, Bytes};
 use super::{Segment, PT_GNU_PROPERTY, PT_NOTE};
 use crate::{Class, Error};
 
+const EM_386: u16 = 3;
+const EM_IAMCU: u16 = 6;
+const EM_X86_64: u16 = 62;
 const NT_GNU_PROPERTY_TYPE_0: u32 = 5;
 const GNU_PROPERTY_X86_ISA_1_NEEDED: u32 = 0xc000_8002;
 
 /// The OR of every `GNU_PROPERTY_X86_ISA_1_NEEDED` value in the file's GNU property notes.
 ///
-/// PT_GNU_PROPERTY is used when present, else every PT_NOTE segment.
-pub(crate) fn x86_isa_needed(b: Bytes<'_>, segments: &[Segment]) -> Result<Option<u32>, Error> {
+/// PT_GNU_PROPERTY is used when present, else every PT_NOTE segment. Property types in this
+/// range are processor-specific, so only x86 files (EM_386, EM_IAMCU, EM_X86_64) are looked at.
+pub(crate) fn x86_isa_needed(
+    b: Bytes<'_>,
+    machine: u16,
+    segments: &[Segment],
+) -> Result<Option<u32>, Error> {
+    if !matches!(machine, EM_386 | EM_IAMCU | EM_X86_64) {
+        return Ok(None);
+    }
     let mut chosen: Vec<&Segment> = segments
         .iter()
         .filter(|s| s.kind == PT_GNU_PROPERTY)

@@ -171,6 +171,18 @@ fn external_refs(policy: &Policy, top: &Member, tree: &DepTree, into: &mut Exter
     }
 }
 
+/// Sort key of a symbol version: namespace, then numeric parts (`GLIBC_2.6` < `GLIBC_2.10`).
+type VersionKey = (String, Vec<u64>);
+
+fn version_key(full: &str) -> VersionKey {
+    let (ns, ver) = full.split_once('_').unwrap_or((full, ""));
+    let parts = ver
+        .split(['.', '_'])
+        .map(|p| p.parse::<u64>().unwrap_or(u64::MAX))
+        .collect();
+    (ns.to_string(), parts)
+}
+
 /// The x86-64 micro-architecture level an ELF needs above the baseline, if any.
 fn isa_level(elf: &ElfFile) -> Option<String> {
     let bits = elf.x86_isa_needed? & !1;
@@ -582,7 +594,8 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
         }
         let mut reasons = Vec::new();
         // Symbol versions, with the symbols and the files that need them.
-        let mut per_version: BTreeMap<(String, String), Vec<FileSymbols>> = BTreeMap::new();
+        let mut per_version: BTreeMap<(String, VersionKey, String), Vec<FileSymbols>> =
+            BTreeMap::new();
         let mut consider = |file: &str, elf: &ElfFile| {
             for (lib, versions) in versioned_symbols_of(elf) {
                 for v in missing_versions(p, &versions) {
@@ -599,7 +612,7 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
                         .into_iter()
                         .collect();
                     per_version
-                        .entry((lib.clone(), v))
+                        .entry((lib.clone(), version_key(&v), v))
                         .or_default()
                         .push(FileSymbols { file: file.to_string(), symbols });
                 }
@@ -614,7 +627,7 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
                 consider(&shown, e);
             }
         }
-        for ((library, version), files) in per_version {
+        for ((library, _, version), files) in per_version {
             reasons.push(Reason::SymbolVersion { library, version, files });
         }
         for (name, (loc, by)) in &r.libs {

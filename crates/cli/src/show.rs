@@ -211,14 +211,26 @@ pub fn render(r: &WheelReport, s: &Style, verbose: bool) -> String {
             let _ = writeln!(out, "    {}", abi3_summary(a));
         }
     }
-    for why in &r.why_not {
-        let _ = writeln!(out, "  {} {}:", s.warn("why not"), why.tag);
-        if why.reasons.is_empty() {
-            let _ = writeln!(out, "    (no specific reason found)");
+    if !r.why_not.is_empty() {
+        // Each distinct reason once, nearest policy first, with the policies it blocks.
+        let mut seen: Vec<(&Reason, Vec<&str>)> = Vec::new();
+        for why in r.why_not.iter().rev() {
+            for reason in &why.reasons {
+                match seen.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, tags)) => tags.push(&why.tag),
+                    None => seen.push((reason, vec![&why.tag])),
+                }
+            }
         }
-        for reason in &why.reasons {
+        let _ = writeln!(out, "  {}", s.warn("why not a more compatible tag:"));
+        for (reason, tags) in &seen {
+            let blocks = match tags.as_slice() {
+                [one] => one.to_string(),
+                [nearest, .., farthest] => format!("{farthest} … {nearest}"),
+                [] => String::new(),
+            };
             for line in reason_lines(reason, verbose) {
-                let _ = writeln!(out, "    - {line}");
+                let _ = writeln!(out, "    - {line} {}", s.dim(&format!("[blocks {blocks}]")));
             }
         }
     }

@@ -13,5 +13,5 @@ mod zipread;
 pub use error::Error;
 pub use filename::WheelFilename;
 pub use metadata::WheelMetadata;
-pub use record::{Record, RecordEntry};
-pub use zipread::{Member, Wheel};
+pub use record::{hash_digest, Record, RecordEntry};
+pub use zipread::{Member, Wheel, MAX_MEMBER_SIZE};

@@ -267,14 +267,17 @@ fn libc_from_elfs(members: &[&Member]) -> Option<Libc> {
 
 /// Read the ELF members of a wheel in parallel (RECORD-verified).
 fn read_elf_members(wheel: &Wheel) -> Result<Vec<(String, Arc<ElfFile>)>, AuditError> {
-    let names: Vec<&str> = wheel
+    // Largest first: the biggest member is the critical path, the others fill the other cores.
+    let mut candidates: Vec<&manywheel_wheel::Member> = wheel
         .members()
         .iter()
         .filter(|m| !m.name.ends_with('/') && !m.name.ends_with(".py") && m.size >= 52)
-        .map(|m| m.name.as_str())
         .collect();
+    candidates.sort_by(|a, b| b.compressed_size.cmp(&a.compressed_size));
+    let names: Vec<&str> = candidates.iter().map(|m| m.name.as_str()).collect();
     let mut found: Vec<(String, Arc<ElfFile>)> = names
         .par_iter()
+        .with_max_len(1)
         .map(|name| -> Result<Option<(String, Arc<ElfFile>)>, AuditError> {
             let head = wheel.read_prefix(name, 4)?;
             if !manywheel_elf::is_elf(&head) {

@@ -9,7 +9,8 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use flate2::{Crc, Decompress, FlushDecompress, Status};
+use crc32fast::Hasher as Crc;
+use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::filename::{normalize_name, normalize_version};
 use crate::record::RecordHasher;
@@ -324,10 +325,10 @@ impl Wheel {
             },
         )?;
         let want_crc = self.entries[idx].crc32;
-        if crc.sum() != want_crc {
+        let got_crc = crc.finalize();
+        if got_crc != want_crc {
             return Err(self.corrupt(format!(
-                "member {name:?}: CRC-32 is {:08x}, the central directory says {want_crc:08x}",
-                crc.sum()
+                "member {name:?}: CRC-32 is {got_crc:08x}, the central directory says {want_crc:08x}"
             )));
         }
         if let (Some(h), Some((algo, digest))) = (hasher, expected) {

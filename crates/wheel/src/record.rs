@@ -95,7 +95,7 @@ impl fmt::Display for Record {
 }
 
 fn write_csv_field(f: &mut fmt::Formatter<'_>, field: &str) -> fmt::Result {
-    if field.contains([',', '"', '\n', '\r']) {
+    if field.contains([',', '"', '\n', '\r']) || field.starts_with('\u{feff}') {
         write!(f, "\"{}\"", field.replace('"', "\"\""))
     } else {
         f.write_str(field)

@@ -653,7 +653,8 @@ fn read_end_record(path: &Path, file: &File, len: u64) -> Result<EndRecord, Erro
     });
     let Some(i) = found else {
         return Err(not_zip(
-            "no end-of-central-directory record (not a zip file, or truncated)".to_string(),
+            "no end-of-central-directory record found (the file is truncated or is not a zip)"
+                .to_string(),
         ));
     };
     let eocd_pos = tail_start + i as u64;

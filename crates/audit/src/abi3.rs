@@ -48,7 +48,10 @@ pub fn check<'a>(
             .collect();
         for name in used {
             match abi3_symbol(name) {
-                None => non_abi3.entry(path.to_string()).or_default().push(name.to_string()),
+                None => non_abi3
+                    .entry(path.to_string())
+                    .or_default()
+                    .push(name.to_string()),
                 Some(sym) => {
                     required = required.max(Some(sym.added));
                     if claimed.is_some_and(|c| sym.added > c) {

@@ -64,7 +64,12 @@ fn extension_kind(path: &str, elf: &ElfFile) -> Option<u8> {
     elf.dynamic_symbols
         .iter()
         .filter(|s| !s.undefined && s.kind == STT_FUNC)
-        .find_map(|s| candidates.iter().find(|(n, _)| *n == s.name).map(|(_, v)| *v))
+        .find_map(|s| {
+            candidates
+                .iter()
+                .find(|(n, _)| *n == s.name)
+                .map(|(_, v)| *v)
+        })
 }
 
 /// The loader's own version needs and DT_NEEDED are not policy matters.
@@ -85,7 +90,10 @@ fn versioned_symbols_of(elf: &ElfFile) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-fn merge_versions(into: &mut BTreeMap<String, BTreeSet<String>>, from: &BTreeMap<String, BTreeSet<String>>) {
+fn merge_versions(
+    into: &mut BTreeMap<String, BTreeSet<String>>,
+    from: &BTreeMap<String, BTreeSet<String>>,
+) {
     for (k, v) in from {
         into.entry(k.clone()).or_default().extend(v.iter().cloned());
     }
@@ -105,7 +113,10 @@ fn missing_versions(policy: &Policy, versions: &BTreeSet<String>) -> Vec<String>
 }
 
 /// The most compatible policy whose symbol versions cover everything in `required`.
-fn symbols_policy<'p>(set: &'p PolicySet, required: &BTreeMap<String, BTreeSet<String>>) -> &'p Policy {
+fn symbols_policy<'p>(
+    set: &'p PolicySet,
+    required: &BTreeMap<String, BTreeSet<String>>,
+) -> &'p Policy {
     set.policies()
         .iter()
         .find(|p| required.values().all(|v| missing_versions(p, v).is_empty()))
@@ -139,8 +150,16 @@ fn external_refs(policy: &Policy, top: &Member, tree: &DepTree, into: &mut Exter
         let loaded = tree.get(&name);
         let location = loaded.and_then(|l| l.location.clone());
         if let Some(l) = loaded {
-            let by_this = location.as_ref().map(|l| l.to_string()).unwrap_or_else(|| name.clone());
-            pending.extend(l.needed().iter().filter(|n| keep(n)).map(|n| (n.clone(), by_this.clone())));
+            let by_this = location
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| name.clone());
+            pending.extend(
+                l.needed()
+                    .iter()
+                    .filter(|n| keep(n))
+                    .map(|n| (n.clone(), by_this.clone())),
+            );
         }
         if matches!(location, Some(Location::Wheel(_))) {
             continue;
@@ -149,7 +168,12 @@ fn external_refs(policy: &Policy, top: &Member, tree: &DepTree, into: &mut Exter
         entry.1.insert(by);
     }
     // Blacklisted symbols the top-level object itself uses (non-weak undefined).
-    for lib in top.elf.needed.iter().filter(|n| policy.blacklist.contains_key(*n)) {
+    for lib in top
+        .elf
+        .needed
+        .iter()
+        .filter(|n| policy.blacklist.contains_key(*n))
+    {
         let banned = &policy.blacklist[lib];
         let used: BTreeSet<String> = top
             .elf
@@ -202,7 +226,10 @@ fn isa_level(elf: &ElfFile) -> Option<String> {
 fn is_pyfpe(elf: &ElfFile) -> bool {
     elf.dynamic_symbols.iter().any(|s| {
         s.undefined
-            && matches!(s.name.as_str(), "PyFPE_jbuf" | "PyFPE_dummy" | "PyFPE_counter")
+            && matches!(
+                s.name.as_str(),
+                "PyFPE_jbuf" | "PyFPE_dummy" | "PyFPE_counter"
+            )
             && matches!(s.kind, STT_FUNC | STT_NOTYPE)
     })
 }
@@ -265,6 +292,75 @@ fn libc_from_elfs(members: &[&Member]) -> Option<Libc> {
     None
 }
 
+/// Below this size a member is simply read whole.
+const SPARSE_MIN: u64 = 4 << 20;
+
+/// Read and parse one ELF member, RECORD-verified. Large members are streamed into a sparse
+/// image that keeps only the ranges the parser needs (the code segment is dropped on the fly),
+/// so memory does not grow with the size of a library; any doubt falls back to a whole read.
+fn read_elf_member(wheel: &Wheel, name: &str) -> Result<ElfFile, AuditError> {
+    let elf_error = |source| AuditError::Elf {
+        wheel: wheel.filename().to_string(),
+        member: name.to_string(),
+        source,
+    };
+    let size = wheel.member(name).map_or(0, |m| m.size);
+    if size >= SPARSE_MIN {
+        if let Ok(size) = usize::try_from(size) {
+            let mut head: Vec<u8> = Vec::new();
+            let mut sparse: Option<(Vec<u8>, Vec<std::ops::Range<u64>>)> = None;
+            let mut pos = 0u64;
+            let mut give_up = false;
+            wheel.stream_member(name, &mut |chunk| {
+                if give_up {
+                    return Ok(());
+                }
+                if sparse.is_none() {
+                    head.extend_from_slice(chunk);
+                    pos += chunk.len() as u64;
+                    match manywheel_elf::needed_ranges(&head, size as u64) {
+                        Ok(Some(ranges)) => {
+                            // Zeroed pages are not resident until written.
+                            let mut image = vec![0u8; size];
+                            copy_ranges(&mut image, 0, &head, &ranges);
+                            head = Vec::new();
+                            sparse = Some((image, ranges));
+                        }
+                        Ok(None) if head.len() < (1 << 20) => {}
+                        _ => give_up = true,
+                    }
+                    return Ok(());
+                }
+                if let Some((image, ranges)) = sparse.as_mut() {
+                    copy_ranges(image, pos, chunk, ranges);
+                }
+                pos += chunk.len() as u64;
+                Ok(())
+            })?;
+            if let (false, Some((image, ranges))) = (give_up, sparse) {
+                if let Ok(elf) = manywheel_elf::parse_sparse(&image, &ranges) {
+                    return Ok(elf);
+                }
+            }
+        }
+    }
+    let data = wheel.read_member(name)?;
+    manywheel_elf::parse(&data).map_err(elf_error)
+}
+
+/// Copy the parts of `chunk` (which starts at file offset `at`) that fall in `ranges`.
+fn copy_ranges(image: &mut [u8], at: u64, chunk: &[u8], ranges: &[std::ops::Range<u64>]) {
+    let end = at + chunk.len() as u64;
+    for r in ranges {
+        let (lo, hi) = (r.start.max(at), r.end.min(end));
+        if lo < hi {
+            let (src, dst) = ((lo - at) as usize, lo as usize);
+            let len = (hi - lo) as usize;
+            image[dst..dst + len].copy_from_slice(&chunk[src..src + len]);
+        }
+    }
+}
+
 /// Read the ELF members of a wheel in parallel (RECORD-verified).
 fn read_elf_members(wheel: &Wheel) -> Result<Vec<(String, Arc<ElfFile>)>, AuditError> {
     // Largest first: the biggest member is the critical path, the others fill the other cores.
@@ -273,24 +369,21 @@ fn read_elf_members(wheel: &Wheel) -> Result<Vec<(String, Arc<ElfFile>)>, AuditE
         .iter()
         .filter(|m| !m.name.ends_with('/') && !m.name.ends_with(".py") && m.size >= 52)
         .collect();
-    candidates.sort_by(|a, b| b.compressed_size.cmp(&a.compressed_size));
+    candidates.sort_by_key(|m| std::cmp::Reverse(m.compressed_size));
     let names: Vec<&str> = candidates.iter().map(|m| m.name.as_str()).collect();
     let mut found: Vec<(String, Arc<ElfFile>)> = names
         .par_iter()
         .with_max_len(1)
-        .map(|name| -> Result<Option<(String, Arc<ElfFile>)>, AuditError> {
-            let head = wheel.read_prefix(name, 4)?;
-            if !manywheel_elf::is_elf(&head) {
-                return Ok(None);
-            }
-            let data = wheel.read_member(name)?;
-            let elf = manywheel_elf::parse(&data).map_err(|source| AuditError::Elf {
-                wheel: wheel.filename().to_string(),
-                member: name.to_string(),
-                source,
-            })?;
-            Ok(Some((name.to_string(), Arc::new(elf))))
-        })
+        .map(
+            |name| -> Result<Option<(String, Arc<ElfFile>)>, AuditError> {
+                let head = wheel.read_prefix(name, 4)?;
+                if !manywheel_elf::is_elf(&head) {
+                    return Ok(None);
+                }
+                let elf = read_elf_member(wheel, name)?;
+                Ok(Some((name.to_string(), Arc::new(elf))))
+            },
+        )
         .filter_map(Result::transpose)
         .collect::<Result<_, _>>()?;
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -402,8 +495,10 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
         }
     };
     let sysroot = root.as_ref().map(|r| r.host_dir().display().to_string());
-    let wheel_elfs: HashMap<String, Arc<ElfFile>> =
-        ours.iter().map(|m| (m.path.clone(), m.elf.clone())).collect();
+    let wheel_elfs: HashMap<String, Arc<ElfFile>> = ours
+        .iter()
+        .map(|m| (m.path.clone(), m.elf.clone()))
+        .collect();
     let resolver = Resolver::new(root, libc, arch, opts.ldpaths.clone(), wheel_elfs);
 
     let trees: Vec<DepTree> = ours
@@ -422,7 +517,10 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
         .iter()
         .flat_map(|m| m.elf.needed.iter().map(String::as_str))
         .collect();
-    let kinds: Vec<Option<u8>> = ours.iter().map(|m| extension_kind(&m.path, &m.elf)).collect();
+    let kinds: Vec<Option<u8>> = ours
+        .iter()
+        .map(|m| extension_kind(&m.path, &m.elf))
+        .collect();
     let tops: Vec<usize> = (0..ours.len())
         .filter(|&i| {
             let base = ours[i].path.rsplit('/').next().unwrap_or(&ours[i].path);
@@ -447,7 +545,9 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
 
     let location_text = |loc: &Option<Location>| -> Option<String> {
         match loc {
-            Some(Location::Root(p)) => resolver.root().map(|r| r.host_path(p).display().to_string()),
+            Some(Location::Root(p)) => resolver
+                .root()
+                .map(|r| r.host_path(p).display().to_string()),
             Some(Location::Wheel(m)) => Some(m.clone()),
             None => None,
         }
@@ -464,8 +564,10 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
             }
         }
     }
-    let external_versions: BTreeMap<&String, BTreeMap<String, BTreeSet<String>>> =
-        external_elfs.iter().map(|(n, e)| (n, versioned_symbols_of(e))).collect();
+    let external_versions: BTreeMap<&String, BTreeMap<String, BTreeSet<String>>> = external_elfs
+        .iter()
+        .map(|(n, e)| (n, versioned_symbols_of(e)))
+        .collect();
 
     // Symbol policy: per policy, the wheel's versions plus those of the libraries it would graft.
     let by_priority = |p: &Policy| p.priority;
@@ -481,15 +583,25 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
             }
         }
         let found = symbols_policy(&policies, &with_libs);
-        let found = if by_priority(found) < p.priority { found } else { p };
+        let found = if by_priority(found) < p.priority {
+            found
+        } else {
+            p
+        };
         // Keep the first maximum met in ascending priority order.
-        if sym_choice.as_ref().is_none_or(|(best, _)| found.priority > best.priority) {
+        if sym_choice
+            .as_ref()
+            .is_none_or(|(best, _)| found.priority > best.priority)
+        {
             sym_choice = Some((found, with_libs));
         }
     }
     let (sym_policy, versioned_symbols) = match sym_choice {
         Some(c) => c,
-        None => (symbols_policy(&policies, &versioned_symbols), versioned_symbols),
+        None => (
+            symbols_policy(&policies, &versioned_symbols),
+            versioned_symbols,
+        ),
     };
 
     let ref_policy = policies
@@ -519,18 +631,32 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
     for m in &ours {
         if let Err(problem) = arch.check_elf_flags(m.elf.header.flags) {
             machine_policy = policies.linux();
-            machine_reasons.push((0, Reason::ElfFlags { file: m.path.clone(), problem }));
+            machine_reasons.push((
+                0,
+                Reason::ElfFlags {
+                    file: m.path.clone(),
+                    problem,
+                },
+            ));
         }
         if !opts.disable_isa_check && arch.x86_isa_baseline() {
             if let Some(level) = isa_level(&m.elf) {
                 machine_policy = policies.linux();
-                machine_reasons.push((0, Reason::Isa { file: m.path.clone(), level }));
+                machine_reasons.push((
+                    0,
+                    Reason::Isa {
+                        file: m.path.clone(),
+                        level,
+                    },
+                ));
             }
         }
     }
     if !opts.disable_isa_check && arch.x86_isa_baseline() {
         for name in &external_names {
-            let Some(e) = external_elfs.get(*name) else { continue };
+            let Some(e) = external_elfs.get(*name) else {
+                continue;
+            };
             let Some(level) = isa_level(e) else { continue };
             // A library some policy whitelists caps the result at that policy.
             let cap = policies
@@ -541,7 +667,13 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
             if cap.priority < machine_policy.priority {
                 machine_policy = cap;
             }
-            machine_reasons.push((cap.priority, Reason::Isa { file: (*name).clone(), level }));
+            machine_reasons.push((
+                cap.priority,
+                Reason::Isa {
+                    file: (*name).clone(),
+                    level,
+                },
+            ));
         }
     }
 
@@ -560,13 +692,28 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
             }
         }
     }
-    let ucs_policy = if ucs2_files.is_empty() { policies.highest() } else { policies.linux() };
-    let pyfpe_policy = if pyfpe_files.is_empty() { policies.highest() } else { policies.linux() };
+    let ucs_policy = if ucs2_files.is_empty() {
+        policies.highest()
+    } else {
+        policies.linux()
+    };
+    let pyfpe_policy = if pyfpe_files.is_empty() {
+        policies.highest()
+    } else {
+        policies.linux()
+    };
 
-    let overall = [sym_policy, ucs_policy, pyfpe_policy, blacklist_policy, machine_policy, ref_policy]
-        .into_iter()
-        .min_by_key(|p| p.priority)
-        .expect("non-empty");
+    let overall = [
+        sym_policy,
+        ucs_policy,
+        pyfpe_policy,
+        blacklist_policy,
+        machine_policy,
+        ref_policy,
+    ]
+    .into_iter()
+    .min_by_key(|p| p.priority)
+    .expect("non-empty");
 
     let arch_name = arch.name();
     let external_libs: BTreeMap<String, Option<String>> = refs[0]
@@ -617,7 +764,10 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
                     per_version
                         .entry((lib.clone(), version_key(&v), v))
                         .or_default()
-                        .push(FileSymbols { file: file.to_string(), symbols });
+                        .push(FileSymbols {
+                            file: file.to_string(),
+                            symbols,
+                        });
                 }
             }
         };
@@ -631,7 +781,11 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
             }
         }
         for ((library, _, version), files) in per_version {
-            reasons.push(Reason::SymbolVersion { library, version, files });
+            reasons.push(Reason::SymbolVersion {
+                library,
+                version,
+                files,
+            });
         }
         for (name, (loc, by)) in &r.libs {
             reasons.push(Reason::ExternalLibrary {
@@ -658,14 +812,24 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
             reasons.push(Reason::Pyfpe { file: f.clone() });
         }
         for (f, s) in &ucs2_files {
-            reasons.push(Reason::Ucs2 { file: f.clone(), symbols: s.clone() });
+            reasons.push(Reason::Ucs2 {
+                file: f.clone(),
+                symbols: s.clone(),
+            });
         }
-        why_not.push(WhyNot { tag: p.tag(arch), reasons });
+        why_not.push(WhyNot {
+            tag: p.tag(arch),
+            reasons,
+        });
     }
 
     // Tags satisfied: the result and every less compatible policy, with aliases.
     let mut satisfied_tags = Vec::new();
-    for p in policies.policies().iter().filter(|p| p.priority <= overall.priority) {
+    for p in policies
+        .policies()
+        .iter()
+        .filter(|p| p.priority <= overall.priority)
+    {
         satisfied_tags.push(p.tag(arch));
         satisfied_tags.extend(p.alias_tags(arch));
     }
@@ -696,7 +860,13 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
         })
         .collect();
 
-    let abi3 = abi3::check(&filename, ours.iter().zip(&kinds).filter(|(_, k)| k.is_some()).map(|(m, _)| (m.path.as_str(), &*m.elf)));
+    let abi3 = abi3::check(
+        &filename,
+        ours.iter()
+            .zip(&kinds)
+            .filter(|(_, k)| k.is_some())
+            .map(|(m, _)| (m.path.as_str(), &*m.elf)),
+    );
 
     let claims_ok = unsatisfied_claims.is_empty();
     Ok(WheelReport {
@@ -730,12 +900,17 @@ fn claim_satisfied(tag: &str, arch: Arch, libc: Libc, overall: &Policy) -> bool 
     let Ok(parsed) = tag.parse::<PlatformTag>() else {
         return false;
     };
-    if parsed.arch().map(|a| Arch::from_name(a).ok() != Some(arch)).unwrap_or(true) {
+    if parsed
+        .arch()
+        .map(|a| Arch::from_name(a).ok() != Some(arch))
+        .unwrap_or(true)
+    {
         return false;
     }
     match parsed {
         PlatformTag::Linux { .. } => true,
-        PlatformTag::Manylinux { major, minor, .. } | PlatformTag::Musllinux { major, minor, .. } => {
+        PlatformTag::Manylinux { major, minor, .. }
+        | PlatformTag::Musllinux { major, minor, .. } => {
             parsed.libc() == Some(libc)
                 && overall.version().is_some_and(|have| (major, minor) >= have)
         }
@@ -750,7 +925,12 @@ pub(crate) fn libc_name(libc: Libc) -> &'static str {
     }
 }
 
-fn pure_report(wheel: &str, claimed_tags: Vec<String>, pure: bool, warnings: Vec<String>) -> WheelReport {
+fn pure_report(
+    wheel: &str,
+    claimed_tags: Vec<String>,
+    pure: bool,
+    warnings: Vec<String>,
+) -> WheelReport {
     WheelReport {
         version: 1,
         wheel: wheel.to_string(),
@@ -767,7 +947,11 @@ fn pure_report(wheel: &str, claimed_tags: Vec<String>, pure: bool, warnings: Vec
         libc: None,
         sysroot: None,
         claims_ok: claimed_tags.iter().all(|t| t == "any"),
-        unsatisfied_claims: claimed_tags.iter().filter(|t| *t != "any").cloned().collect(),
+        unsatisfied_claims: claimed_tags
+            .iter()
+            .filter(|t| *t != "any")
+            .cloned()
+            .collect(),
         claimed_tags,
         satisfied_tags: vec!["any".into()],
         why_not: Vec::new(),

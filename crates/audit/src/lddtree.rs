@@ -50,7 +50,10 @@ pub struct Loaded {
 impl Loaded {
     /// The `DT_NEEDED` of the object, empty when not found.
     pub fn needed(&self) -> &[String] {
-        self.elf.as_ref().map(|e| e.needed.as_slice()).unwrap_or(&[])
+        self.elf
+            .as_ref()
+            .map(|e| e.needed.as_slice())
+            .unwrap_or(&[])
     }
 }
 
@@ -270,7 +273,9 @@ impl Resolver {
                         .replace("$ORIGIN", &parent.to_string_lossy());
                     SearchDir::Root(normalize(Path::new(&text)))
                 }
-                (_, false) if entry.starts_with('/') => SearchDir::Root(normalize(Path::new(entry))),
+                (_, false) if entry.starts_with('/') => {
+                    SearchDir::Root(normalize(Path::new(entry)))
+                }
                 // Relative entries are relative to the working directory of the process: unknown.
                 _ => continue,
             };
@@ -281,7 +286,12 @@ impl Resolver {
         out
     }
 
-    fn find(&self, name: &str, dirs: &[SearchDir], want: &Header) -> Option<(Location, Arc<ElfFile>)> {
+    fn find(
+        &self,
+        name: &str,
+        dirs: &[SearchDir],
+        want: &Header,
+    ) -> Option<(Location, Arc<ElfFile>)> {
         if name.contains('/') {
             return None;
         }
@@ -353,7 +363,8 @@ fn read_head(path: &Path) -> Option<Vec<u8>> {
 /// Whether a library with header `lib` can be loaded into a process of `want`: same class, byte
 /// order and machine, and a compatible OS ABI (none/System V and GNU/Linux mix).
 pub fn compatible(lib: &Header, want: &Header) -> bool {
-    let osabi_ok = lib.osabi == want.osabi || (matches!(lib.osabi, 0 | 3) && matches!(want.osabi, 0 | 3));
+    let osabi_ok =
+        lib.osabi == want.osabi || (matches!(lib.osabi, 0 | 3) && matches!(want.osabi, 0 | 3));
     lib.class == want.class && lib.endian == want.endian && lib.machine == want.machine && osabi_ok
 }
 

@@ -113,7 +113,10 @@ impl Root {
             if line.is_empty() {
                 continue;
             }
-            if let Some(pattern) = line.strip_prefix("include").filter(|r| r.starts_with([' ', '\t'])) {
+            if let Some(pattern) = line
+                .strip_prefix("include")
+                .filter(|r| r.starts_with([' ', '\t']))
+            {
                 for pattern in pattern.split_whitespace() {
                     let inner = if pattern.starts_with('/') {
                         PathBuf::from(pattern)
@@ -151,7 +154,11 @@ impl Root {
         };
         let mut found: Vec<PathBuf> = paths
             .filter_map(Result::ok)
-            .filter_map(|p| p.strip_prefix(&self.host).ok().map(|r| Path::new("/").join(r)))
+            .filter_map(|p| {
+                p.strip_prefix(&self.host)
+                    .ok()
+                    .map(|r| Path::new("/").join(r))
+            })
             .collect();
         found.sort();
         found
@@ -233,7 +240,10 @@ pub fn normalize(path: &Path) -> PathBuf {
 
 fn dedup(items: Vec<PathBuf>) -> Vec<PathBuf> {
     let mut seen = HashSet::new();
-    items.into_iter().filter(|p| seen.insert(p.clone())).collect()
+    items
+        .into_iter()
+        .filter(|p| seen.insert(p.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -247,7 +257,11 @@ mod tests {
         let root = Root::new(dir.path());
         std::fs::create_dir_all(dir.path().join("usr/lib")).unwrap();
         std::fs::write(dir.path().join("usr/lib/libfoo.so.1.2"), b"x").unwrap();
-        symlink("/usr/lib/libfoo.so.1.2", dir.path().join("usr/lib/libfoo.so.1")).unwrap();
+        symlink(
+            "/usr/lib/libfoo.so.1.2",
+            dir.path().join("usr/lib/libfoo.so.1"),
+        )
+        .unwrap();
         symlink("usr/lib", dir.path().join("lib")).unwrap();
         assert_eq!(
             root.resolve(Path::new("/lib/libfoo.so.1")),
@@ -276,7 +290,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::create_dir_all(d.join("etc/ld.so.conf.d")).unwrap();
-        for sub in ["opt/a", "opt/b", "opt/c", "usr/lib/aarch64-linux-gnu", "usr/lib"] {
+        for sub in [
+            "opt/a",
+            "opt/b",
+            "opt/c",
+            "usr/lib/aarch64-linux-gnu",
+            "usr/lib",
+        ] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
         std::fs::write(
@@ -293,8 +313,14 @@ mod tests {
         );
         assert_eq!(
             root.system_dirs(Libc::Glibc, Arch::Aarch64),
-            ["/opt/c", "/opt/a", "/opt/b", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]
-                .map(PathBuf::from)
+            [
+                "/opt/c",
+                "/opt/a",
+                "/opt/b",
+                "/usr/lib/aarch64-linux-gnu",
+                "/usr/lib"
+            ]
+            .map(PathBuf::from)
         );
     }
 

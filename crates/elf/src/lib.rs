@@ -8,7 +8,7 @@ mod error;
 mod read;
 
 pub use error::Error;
-pub use read::{is_elf, parse, parse_ident, Ident, IDENT_LEN};
+pub use read::{is_elf, needed_ranges, parse, parse_ident, parse_sparse, Ident, IDENT_LEN};
 
 /// ELF class (word size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -10,6 +10,8 @@ mod dynamic;
 mod notes;
 mod symbols;
 
+use std::ops::Range;
+
 use crate::{Class, ElfFile, Endian, Error, Header};
 use bytes::{c_str_lossy, Bytes};
 
@@ -44,6 +46,84 @@ pub fn parse_ident(prefix: &[u8]) -> Result<Header, Error> {
 pub fn parse(data: &[u8]) -> Result<ElfFile, Error> {
     let fh = parse_file_header(data)?;
     let b = Bytes::new(data, fh.header.class, fh.header.endian);
+    parse_with(b, fh)
+}
+
+/// Parse a sparse image of an ELF file: `data` has the file's length, but only the `present`
+/// byte ranges (see [`needed_ranges`]) hold the file's bytes. A read outside them fails as a
+/// truncated file would; the caller then falls back to the whole file.
+pub fn parse_sparse(data: &[u8], present: &[Range<u64>]) -> Result<ElfFile, Error> {
+    let fh = parse_file_header(data)?;
+    let b = Bytes::sparse(data, fh.header.class, fh.header.endian, present);
+    parse_with(b, fh)
+}
+
+/// The byte ranges of a file that [`parse`] needs, judged from its first bytes: the ELF and
+/// program headers, the section header table, the dynamic, interpreter and note segments and
+/// every loadable segment except executable code after the first page (the big `.text` of a
+/// library is never read). `Ok(None)` when `prefix` does not yet hold the program headers.
+pub fn needed_ranges(prefix: &[u8], file_size: u64) -> Result<Option<Vec<Range<u64>>>, Error> {
+    let fh = parse_file_header(prefix)?;
+    let b = Bytes::new(prefix, fh.header.class, fh.header.endian);
+    let ph_end = fh
+        .phoff
+        .checked_add(u64::from(fh.phnum) * u64::from(fh.phentsize))
+        .ok_or_else(|| Error::Malformed("program header table overflows".into()))?;
+    if ph_end > prefix.len() as u64 {
+        return Ok(None);
+    }
+    if fh.phnum == PN_XNUM {
+        // The real count lives in section 0: no shortcut.
+        return Ok(Some(std::iter::once(0..file_size).collect()));
+    }
+    let mut ranges: Vec<Range<u64>> = std::iter::once(0..ph_end.max(64)).collect();
+    if fh.shoff != 0 {
+        let count = u64::from(fh.shnum.max(1));
+        if let Some(end) = fh.shoff.checked_add(count * u64::from(fh.shentsize)) {
+            ranges.push(fh.shoff..end);
+        }
+    }
+    let is64 = fh.header.class == Class::Elf64;
+    for i in 0..u64::from(fh.phnum) {
+        let at = fh.phoff + i * u64::from(fh.phentsize);
+        let t = Error::Truncated("program header");
+        let kind = b.u32(at).ok_or(t.clone())?;
+        let (offset, filesz, flags) = if is64 {
+            (
+                b.u64(at + 8).ok_or(t.clone())?,
+                b.u64(at + 32).ok_or(t.clone())?,
+                b.u32(at + 4).ok_or(t)?,
+            )
+        } else {
+            (
+                u64::from(b.u32(at + 4).ok_or(t.clone())?),
+                u64::from(b.u32(at + 16).ok_or(t.clone())?),
+                b.u32(at + 24).ok_or(t)?,
+            )
+        };
+        let wanted = match kind {
+            PT_LOAD => flags & PF_X == 0 || offset == 0,
+            PT_DYNAMIC | PT_INTERP | PT_NOTE | PT_GNU_PROPERTY => true,
+            _ => false,
+        };
+        if wanted {
+            if let Some(end) = offset.checked_add(filesz) {
+                ranges.push(offset..end.min(file_size));
+            }
+        }
+    }
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::new();
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    Ok(Some(merged))
+}
+
+fn parse_with(b: Bytes<'_>, fh: FileHeader) -> Result<ElfFile, Error> {
     let sections = SectionTable::read(b, &fh)?;
     let segments = read_segments(b, &fh, &sections)?;
 

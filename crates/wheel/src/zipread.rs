@@ -31,6 +31,8 @@ const METHOD_STORED: u16 = 0;
 const METHOD_DEFLATE: u16 = 8;
 /// Compressed bytes read per `pread` while inflating a whole member.
 const INPUT_CHUNK: usize = 256 * 1024;
+/// Inflated bytes handed on at a time.
+const OUTPUT_CHUNK: usize = 256 * 1024;
 /// Stored bytes read (and hashed) per `pread`.
 const STORED_CHUNK: usize = 1024 * 1024;
 /// DEFLATE cannot expand by more than about 1032:1.
@@ -282,10 +284,34 @@ impl Wheel {
     /// no RECORD row, or a row without a hash, are a [`Error::RecordMismatch`], except RECORD
     /// itself and its signatures. A directory entry reads as empty.
     pub fn read_member(&self, name: &str) -> Result<Vec<u8>, Error> {
+        let size = self.member(name).map_or(0, |m| m.size);
+        let mut data = self.alloc(
+            name,
+            usize::try_from(size)
+                .unwrap_or(0)
+                .min(MAX_MEMBER_SIZE as usize),
+        )?;
+        self.stream_member(name, &mut |chunk| {
+            data.extend_from_slice(chunk);
+            Ok(())
+        })?;
+        Ok(data)
+    }
+
+    /// Inflates a whole member in order, handing each chunk to `emit` as it is produced (no
+    /// buffer of the member's size), and verifies it as [`Wheel::read_member`] does: CRC-32
+    /// against the central directory, size and digest against RECORD. The verdict comes after
+    /// the last chunk, so a caller must drop what it kept when this returns an error. An error
+    /// returned by `emit` stops the read and is passed on.
+    pub fn stream_member(
+        &self,
+        name: &str,
+        emit: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let idx = self.lookup(name)?;
         let member = &self.members[idx];
         if member.is_dir() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let mismatch = |reason: String| Error::RecordMismatch {
             path: self.path.clone(),
@@ -316,13 +342,14 @@ impl Wheel {
             expected = Some((algo, digest));
         }
         let mut crc = Crc::new();
-        let data = self.extract(
+        self.stream(
             idx,
             None,
             Sinks {
                 hasher: hasher.as_mut(),
                 crc: Some(&mut crc),
             },
+            emit,
         )?;
         let want_crc = self.entries[idx].crc32;
         let got_crc = crc.finalize();
@@ -339,7 +366,7 @@ impl Wheel {
                 )));
             }
         }
-        Ok(data)
+        Ok(())
     }
 
     /// Inflates only the first `n` bytes of a member (fewer if it is shorter). No CRC or
@@ -419,8 +446,29 @@ impl Wheel {
         &self,
         idx: usize,
         prefix: Option<usize>,
-        mut sinks: Sinks<'_>,
+        sinks: Sinks<'_>,
     ) -> Result<Vec<u8>, Error> {
+        let m = &self.members[idx];
+        let declared = usize::try_from(m.size).unwrap_or(usize::MAX);
+        let want = prefix.map_or(declared, |n| n.min(declared));
+        let mut out = self.alloc(&m.name, want)?;
+        self.stream(idx, prefix, sinks, &mut |chunk| {
+            out.extend_from_slice(chunk);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Inflates member `idx` in order, in chunks: all of it (`prefix == None`, checked to be
+    /// exactly its declared size) or at most `prefix` bytes. Every produced byte goes to
+    /// `sinks` and then to `emit`, once.
+    fn stream(
+        &self,
+        idx: usize,
+        prefix: Option<usize>,
+        mut sinks: Sinks<'_>,
+        emit: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let m = &self.members[idx];
         let e = &self.entries[idx];
         let name = &m.name;
@@ -446,6 +494,10 @@ impl Wheel {
         })?;
         let start = self.data_start(idx)?;
         let want = prefix.map_or(declared, |n| n.min(declared));
+        let mut emit = |bytes: &[u8], sinks: &mut Sinks<'_>| -> Result<(), Error> {
+            sinks.feed(bytes);
+            emit(bytes)
+        };
 
         if e.method == METHOD_STORED {
             if m.compressed_size != m.size {
@@ -454,16 +506,15 @@ impl Wheel {
                     m.compressed_size, m.size
                 )));
             }
-            let mut out = self.alloc(name, want)?;
+            let mut buf = vec![0u8; STORED_CHUNK.min(want)];
             let mut pos = 0usize;
             while pos < want {
                 let n = STORED_CHUNK.min(want - pos);
-                out.resize(pos + n, 0);
-                self.pread(&mut out[pos..], start + pos as u64)?;
-                sinks.feed(&out[pos..]);
+                self.pread(&mut buf[..n], start + pos as u64)?;
+                emit(&buf[..n], &mut sinks)?;
                 pos += n;
             }
-            return Ok(out);
+            return Ok(());
         }
 
         if m.size > m.compressed_size.saturating_mul(MAX_DEFLATE_RATIO) + 1024 {
@@ -473,12 +524,14 @@ impl Wheel {
                 m.size, m.compressed_size
             )));
         }
-        // One spare byte of capacity when reading everything, to notice overlong streams.
-        let cap = if prefix.is_some() { want } else { want + 1 };
-        let mut out = self.alloc(name, cap)?;
         if want == 0 && prefix.is_some() {
-            return Ok(out);
+            return Ok(());
         }
+        // Output goes through a bounded chunk buffer (the inflater keeps its own window); one
+        // spare byte beyond the declared size lets an overlong stream be noticed.
+        let out_cap = OUTPUT_CHUNK.min(want + 1);
+        let mut out: Vec<u8> = Vec::with_capacity(out_cap);
+        let mut produced = 0usize;
         let mut inflater = Decompress::new(false);
         let chunk_max = if prefix.is_some() {
             16 * 1024
@@ -507,25 +560,32 @@ impl Wheel {
                 })?;
             let consumed = (inflater.total_in() - before_in) as usize;
             in_pos += consumed;
-            sinks.feed(&out[before_out..]);
-            if status == Status::StreamEnd {
-                break;
-            }
-            if prefix.is_some() && out.len() >= want {
-                return Ok(out);
-            }
-            if out.len() > declared {
+            let made = out.len() - before_out;
+            produced += made;
+            if produced > declared {
                 return Err(self.corrupt(format!(
                     "member {name:?} inflates to more than its declared {declared} bytes"
                 )));
             }
-            if consumed == 0 && out.len() == before_out {
+            let done = status == Status::StreamEnd || (prefix.is_some() && produced >= want);
+            if done || out.len() == out.capacity() {
+                let keep = if prefix.is_some() {
+                    out.len() - produced.saturating_sub(want)
+                } else {
+                    out.len()
+                };
+                emit(&out[..keep], &mut sinks)?;
+                out.clear();
+            }
+            if done {
+                break;
+            }
+            if consumed == 0 && made == 0 {
                 if in_pos == input.len() && read_off >= m.compressed_size {
                     return Err(self.corrupt(format!(
                         "member {name:?}: deflate stream is truncated ({} compressed bytes \
-                         give {} of {declared} bytes)",
+                         give {produced} of {declared} bytes)",
                         m.compressed_size,
-                        out.len()
                     )));
                 }
                 if in_pos < input.len() {
@@ -535,15 +595,12 @@ impl Wheel {
                 }
             }
         }
-        if prefix.is_some() {
-            out.truncate(want);
-        } else if out.len() != declared {
+        if prefix.is_none() && produced != declared {
             return Err(self.corrupt(format!(
-                "member {name:?} inflates to {} bytes, the central directory says {declared}",
-                out.len()
+                "member {name:?} inflates to {produced} bytes, the central directory says {declared}"
             )));
         }
-        Ok(out)
+        Ok(())
     }
 
     fn alloc(&self, name: &str, cap: usize) -> Result<Vec<u8>, Error> {

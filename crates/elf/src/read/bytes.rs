@@ -1,5 +1,7 @@
 //! A small bounds-checked, endian- and class-aware view of the file bytes.
 
+use std::ops::Range;
+
 use crate::{Class, Endian};
 
 /// The file bytes plus the byte order and word size used to decode them.
@@ -11,6 +13,11 @@ pub(crate) struct Bytes<'a> {
     pub data: &'a [u8],
     pub class: Class,
     pub endian: Endian,
+    /// The whole file image every `data` is a part of.
+    origin: &'a [u8],
+    /// For a sparse image: the only file ranges that hold real bytes; reading anything else
+    /// is refused as if the file were truncated.
+    present: Option<&'a [Range<u64>]>,
 }
 
 impl<'a> Bytes<'a> {
@@ -19,6 +26,16 @@ impl<'a> Bytes<'a> {
             data,
             class,
             endian,
+            origin: data,
+            present: None,
+        }
+    }
+
+    /// A view of a sparse image in which only the `present` ranges hold the file's bytes.
+    pub fn sparse(data: &'a [u8], class: Class, endian: Endian, present: &'a [Range<u64>]) -> Self {
+        Bytes {
+            present: Some(present),
+            ..Bytes::new(data, class, endian)
         }
     }
 
@@ -35,7 +52,19 @@ impl<'a> Bytes<'a> {
         let start = usize::try_from(off).ok()?;
         let len = usize::try_from(len).ok()?;
         let end = start.checked_add(len)?;
-        self.data.get(start..end)
+        let part = self.data.get(start..end)?;
+        match self.present {
+            Some(present) if len > 0 => {
+                // Offset of `part` in the whole image (both borrow the same buffer).
+                let abs = (part.as_ptr() as usize - self.origin.as_ptr() as usize) as u64;
+                let abs_end = abs + len as u64;
+                present
+                    .iter()
+                    .any(|r| r.start <= abs && abs_end <= r.end)
+                    .then_some(part)
+            }
+            _ => Some(part),
+        }
     }
 
     /// Everything from `off` to the end of the data.

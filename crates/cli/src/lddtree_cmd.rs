@@ -22,8 +22,17 @@ pub fn run(args: &LddtreeArgs) -> anyhow::Result<u8> {
         h.endian == manywheel_elf::Endian::Little,
         h.flags,
     )
-    .with_context(|| format!("{}: unknown architecture (e_machine {})", args.file.display(), h.machine))?;
-    let musl = elf.interpreter.as_deref().is_some_and(|i| i.contains("ld-musl"))
+    .with_context(|| {
+        format!(
+            "{}: unknown architecture (e_machine {})",
+            args.file.display(),
+            h.machine
+        )
+    })?;
+    let musl = elf
+        .interpreter
+        .as_deref()
+        .is_some_and(|i| i.contains("ld-musl"))
         || elf.needed.iter().any(|n| n.starts_with("libc.musl-"));
     let libc = if musl { Libc::Musl } else { Libc::Glibc };
 
@@ -83,18 +92,34 @@ pub fn run(args: &LddtreeArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let mut text = String::new();
-    let interp = elf.interpreter.as_deref().map(|i| format!(" (interpreter {i})")).unwrap_or_default();
+    let interp = elf
+        .interpreter
+        .as_deref()
+        .map(|i| format!(" (interpreter {i})"))
+        .unwrap_or_default();
     let _ = writeln!(text, "{} [{}]{interp}", args.file.display(), arch.name());
     let mut shown = HashSet::new();
     print_needed(&tree, &resolver, &elf.needed, 1, &mut shown, &mut text);
     output::out(&text);
-    let missing = tree.libs.iter().any(|l| l.location.is_none() && l.skipped.is_none());
+    let missing = tree
+        .libs
+        .iter()
+        .any(|l| l.location.is_none() && l.skipped.is_none());
     Ok(if missing { 1 } else { 0 })
 }
 
-fn virtual_top(abs: &Path, elf: &Arc<manywheel_elf::ElfFile>) -> (Location, HashMap<String, Arc<manywheel_elf::ElfFile>>) {
-    let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    (Location::Wheel(name.clone()), HashMap::from([(name, elf.clone())]))
+fn virtual_top(
+    abs: &Path,
+    elf: &Arc<manywheel_elf::ElfFile>,
+) -> (Location, HashMap<String, Arc<manywheel_elf::ElfFile>>) {
+    let name = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (
+        Location::Wheel(name.clone()),
+        HashMap::from([(name, elf.clone())]),
+    )
 }
 
 fn show_location(resolver: &Resolver, loc: &Location) -> String {

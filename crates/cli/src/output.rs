@@ -42,14 +42,22 @@ impl Style {
 /// Print one `error: ...` line on stderr.
 pub fn error_line(msg: &str) {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let label = if color { "\x1b[31;1merror\x1b[0m" } else { "error" };
+    let label = if color {
+        "\x1b[31;1merror\x1b[0m"
+    } else {
+        "error"
+    };
     let _ = writeln!(std::io::stderr(), "{label}: {msg}");
 }
 
 /// Print one `warning: ...` line on stderr.
 pub fn warning_line(msg: &str) {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let label = if color { "\x1b[33;1mwarning\x1b[0m" } else { "warning" };
+    let label = if color {
+        "\x1b[33;1mwarning\x1b[0m"
+    } else {
+        "warning"
+    };
     let _ = writeln!(std::io::stderr(), "{label}: {msg}");
 }
 

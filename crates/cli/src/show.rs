@@ -15,9 +15,12 @@ const FEW: usize = 5;
 
 impl TargetArgs {
     pub fn ldpaths(&self) -> Option<Vec<PathBuf>> {
-        self.ldpaths
-            .as_ref()
-            .map(|p| p.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect())
+        self.ldpaths.as_ref().map(|p| {
+            p.split(':')
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
     }
 }
 
@@ -26,9 +29,9 @@ pub fn run(args: &ShowArgs, check: bool) -> anyhow::Result<u8> {
         anyhow::ensure!(dir.is_dir(), "--sysroot {}: not a directory", dir.display());
     }
     let policy_json = match &args.policy {
-        Some(p) => Some(
-            std::fs::read_to_string(p).with_context(|| format!("--policy {}", p.display()))?,
-        ),
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("--policy {}", p.display()))?)
+        }
         None => None,
     };
     let opts = AuditOptions {
@@ -97,7 +100,11 @@ fn list(items: &[String], verbose: bool) -> String {
     if verbose || items.len() <= FEW {
         items.join(", ")
     } else {
-        format!("{}, … ({} more; -v lists all)", items[..FEW].join(", "), items.len() - FEW)
+        format!(
+            "{}, … ({} more; -v lists all)",
+            items[..FEW].join(", "),
+            items.len() - FEW
+        )
     }
 }
 
@@ -126,7 +133,10 @@ fn render_check(r: &WheelReport, s: &Style) -> String {
 fn abi3_summary(a: &manywheel_audit::Abi3Report) -> String {
     let mut parts = Vec::new();
     for (file, syms) in &a.non_abi3_symbols {
-        parts.push(format!("{file} uses symbols outside the stable ABI: {}", list(syms, true)));
+        parts.push(format!(
+            "{file} uses symbols outside the stable ABI: {}",
+            list(syms, true)
+        ));
     }
     for (file, syms) in &a.too_new_symbols {
         parts.push(format!(
@@ -153,10 +163,16 @@ pub fn render(r: &WheelReport, s: &Style, verbose: bool) -> String {
         s.dim("target:"),
         r.arch.as_deref().unwrap_or("?"),
         r.libc.as_deref().unwrap_or("?"),
-        r.sysroot.as_deref().unwrap_or("the wheel only (no --sysroot)")
+        r.sysroot
+            .as_deref()
+            .unwrap_or("the wheel only (no --sysroot)")
     );
     let good = overall.starts_with("manylinux") || overall.starts_with("musllinux");
-    let tag = if good { s.good(overall) } else { s.bad(overall) };
+    let tag = if good {
+        s.good(overall)
+    } else {
+        s.bad(overall)
+    };
     let _ = writeln!(out, "  {} {tag}", s.dim("platform tag:"));
     if r.satisfied_tags.len() > 1 {
         let _ = writeln!(
@@ -167,7 +183,13 @@ pub fn render(r: &WheelReport, s: &Style, verbose: bool) -> String {
         );
     }
     if r.claims_ok {
-        let _ = writeln!(out, "  {} {} ({})", s.dim("file name claims:"), r.claimed_tags.join(", "), s.good("ok"));
+        let _ = writeln!(
+            out,
+            "  {} {} ({})",
+            s.dim("file name claims:"),
+            r.claimed_tags.join(", "),
+            s.good("ok")
+        );
     } else {
         let _ = writeln!(
             out,
@@ -179,7 +201,12 @@ pub fn render(r: &WheelReport, s: &Style, verbose: bool) -> String {
         );
     }
     if r.sym_tag.as_deref() != Some(overall) {
-        let _ = writeln!(out, "  {} {}", s.dim("symbol versions alone allow:"), r.sym_tag.as_deref().unwrap_or("?"));
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            s.dim("symbol versions alone allow:"),
+            r.sym_tag.as_deref().unwrap_or("?")
+        );
     }
     if r.versioned_symbols.is_empty() {
         let _ = writeln!(out, "  {} none", s.dim("versioned symbols:"));
@@ -193,9 +220,17 @@ pub fn render(r: &WheelReport, s: &Style, verbose: bool) -> String {
     if r.external_libs.is_empty() {
         let _ = writeln!(out, "  {} none", s.dim("external libraries:"));
     } else {
-        let _ = writeln!(out, "  {}", s.dim("external libraries (would be grafted by repair):"));
+        let _ = writeln!(
+            out,
+            "  {}",
+            s.dim("external libraries (would be grafted by repair):")
+        );
         for (lib, path) in &r.external_libs {
-            let _ = writeln!(out, "    {lib} => {}", path.as_deref().unwrap_or("not found"));
+            let _ = writeln!(
+                out,
+                "    {lib} => {}",
+                path.as_deref().unwrap_or("not found")
+            );
         }
     }
     if let Some(a) = &r.abi3 {
@@ -239,29 +274,48 @@ pub fn render(r: &WheelReport, s: &Style, verbose: bool) -> String {
 
 fn reason_lines(reason: &Reason, verbose: bool) -> Vec<String> {
     match reason {
-        Reason::SymbolVersion { library, version, files } => files
+        Reason::SymbolVersion {
+            library,
+            version,
+            files,
+        } => files
             .iter()
             .map(|f| {
                 if f.symbols.is_empty() {
                     format!("{} needs {version} from {library}", f.file)
                 } else {
-                    let syms: Vec<String> = f.symbols.iter().map(|n| format!("{n}@{version}")).collect();
-                    format!("{} needs {version} from {library}: {}", f.file, list(&syms, verbose))
+                    let syms: Vec<String> =
+                        f.symbols.iter().map(|n| format!("{n}@{version}")).collect();
+                    format!(
+                        "{} needs {version} from {library}: {}",
+                        f.file,
+                        list(&syms, verbose)
+                    )
                 }
             })
             .collect(),
-        Reason::ExternalLibrary { library, path, needed_by } => vec![format!(
+        Reason::ExternalLibrary {
+            library,
+            path,
+            needed_by,
+        } => vec![format!(
             "external library {library} ({}), needed by {}",
             path.as_deref().unwrap_or("not found"),
             needed_by.join(", ")
         )],
-        Reason::BlacklistedSymbols { library, file, symbols } => vec![format!(
+        Reason::BlacklistedSymbols {
+            library,
+            file,
+            symbols,
+        } => vec![format!(
             "{file} uses symbols of {library} the policy forbids: {}",
             list(symbols, verbose)
         )],
         Reason::Isa { file, level } => vec![format!("{file} needs instruction set {level}")],
         Reason::ElfFlags { file, problem } => vec![format!("{file}: {problem}")],
-        Reason::Pyfpe { file } => vec![format!("{file} references PyFPE_jbuf (fpectl build of Python)")],
+        Reason::Pyfpe { file } => vec![format!(
+            "{file} references PyFPE_jbuf (fpectl build of Python)"
+        )],
         Reason::Ucs2 { file, symbols } => vec![format!(
             "{file} is built for a narrow-unicode (UCS2) Python: {}",
             list(symbols, verbose)

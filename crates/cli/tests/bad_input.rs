@@ -29,18 +29,29 @@ fn make_zip(path: &Path, members: &[(&str, &[u8])], record: Option<&str>) {
         ),
     }
     script.push_str("z.close()\n");
-    let st = Command::new("python3").arg("-c").arg(&script).arg(path).status().unwrap();
+    let st = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .arg(path)
+        .status()
+        .unwrap();
     assert!(st.success());
 }
 
-const WHEEL: &[u8] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: cp311-cp311-linux_x86_64\n";
+const WHEEL: &[u8] =
+    b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: cp311-cp311-linux_x86_64\n";
 
 /// A real small ELF shared object of the host.
 fn host_so(dir: &Path) -> Vec<u8> {
     let src = dir.join("m.c");
     std::fs::write(&src, "int PyInit_m(void){return 0;}\n").unwrap();
     let so = dir.join("m.so");
-    let st = Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&so).arg(&src).status().unwrap();
+    let st = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .status()
+        .unwrap();
     assert!(st.success());
     std::fs::read(so).unwrap()
 }
@@ -62,7 +73,12 @@ fn assert_rejected(wheel: &Path, expect: &str) {
             }
             let out = c.output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{cmd} {}: {stderr}", wheel.display());
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{cmd} {}: {stderr}",
+                wheel.display()
+            );
             let lines: Vec<&str> = stderr.lines().collect();
             assert_eq!(lines.len(), 1, "one error line expected, got: {stderr}");
             assert!(lines[0].starts_with("error: "), "{stderr}");
@@ -106,7 +122,15 @@ fn truncated_zip() {
 fn duplicate_members() {
     let (_d, dir) = tmp();
     let w = dir.join("x-1-cp311-cp311-linux_x86_64.whl");
-    make_zip(&w, &[("x/a.py", b"1"), ("x/a.py", b"2"), ("x-1.dist-info/WHEEL", WHEEL)], None);
+    make_zip(
+        &w,
+        &[
+            ("x/a.py", b"1"),
+            ("x/a.py", b"2"),
+            ("x-1.dist-info/WHEEL", WHEEL),
+        ],
+        None,
+    );
     assert_rejected(&w, "duplicate");
 }
 
@@ -140,14 +164,23 @@ fn record_hash_mismatch() {
         "x/m.so,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,{}\nx-1.dist-info/WHEEL,,\nx-1.dist-info/RECORD,,\n",
         so.len()
     );
-    make_zip(&w, &[("x/m.so", &so), ("x-1.dist-info/WHEEL", WHEEL)], Some(&record));
+    make_zip(
+        &w,
+        &[("x/m.so", &so), ("x-1.dist-info/WHEEL", WHEEL)],
+        Some(&record),
+    );
     assert_rejected(&w, "RECORD");
 }
 
 #[test]
 fn bad_wheel_names() {
     let (_d, dir) = tmp();
-    for name in ["nodashes.whl", "a-b.whl", "x-1-cp311-linux_x86_64.zip", "x-1-2-3-4-5-6-7.whl"] {
+    for name in [
+        "nodashes.whl",
+        "a-b.whl",
+        "x-1-cp311-linux_x86_64.zip",
+        "x-1-2-3-4-5-6-7.whl",
+    ] {
         let w = dir.join(name);
         make_zip(&w, &[("x-1.dist-info/WHEEL", WHEEL)], None);
         assert_rejected(&w, name);
@@ -156,13 +189,24 @@ fn bad_wheel_names() {
 
 #[test]
 fn missing_file_and_bad_sysroot() {
-    let out = manywheel().args(["show", "/nonexistent/x-1-py3-none-any.whl"]).output().unwrap();
+    let out = manywheel()
+        .args(["show", "/nonexistent/x-1-py3-none-any.whl"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("error: ") && stderr.contains("no such file"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("no such file"),
+        "{stderr}"
+    );
 
     let out = manywheel()
-        .args(["show", "--sysroot", "/nonexistent-root", "/nonexistent/x-1-py3-none-any.whl"])
+        .args([
+            "show",
+            "--sysroot",
+            "/nonexistent-root",
+            "/nonexistent/x-1-py3-none-any.whl",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -176,8 +220,18 @@ fn one_bad_wheel_does_not_hide_the_good_ones() {
     std::fs::write(&bad, b"junk").unwrap();
     let good = dir.join("x-1-py3-none-any.whl");
     let pure_wheel: &[u8] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
-    make_zip(&good, &[("x/__init__.py", b""), ("x-1.dist-info/WHEEL", pure_wheel)], None);
-    let out = manywheel().arg("show").arg("--json").arg(&bad).arg(&good).output().unwrap();
+    make_zip(
+        &good,
+        &[("x/__init__.py", b""), ("x-1.dist-info/WHEEL", pure_wheel)],
+        None,
+    );
+    let out = manywheel()
+        .arg("show")
+        .arg("--json")
+        .arg(&bad)
+        .arg(&good)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v[0]["error"].is_string());

@@ -59,7 +59,11 @@ fn reference(aw: &Path, wheel: &Path) -> Result<Value, String> {
     let text = String::from_utf8_lossy(&out.stdout);
     match serde_json::from_str::<Value>(&text) {
         Ok(v) if out.status.success() => Ok(v),
-        _ => Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("").to_string()),
+        _ => Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string()),
     }
 }
 
@@ -67,7 +71,10 @@ fn reference(aw: &Path, wheel: &Path) -> Result<Value, String> {
 fn show_json_agrees_with_auditwheel_on_the_corpus() {
     let wheels = corpus_wheels();
     if wheels.is_empty() {
-        return skip(&format!("no corpus wheels in {} (run ../shared/corpus/fetch)", corpus_dir().display()));
+        return skip(&format!(
+            "no corpus wheels in {} (run ../shared/corpus/fetch)",
+            corpus_dir().display()
+        ));
     }
     let Some(aw) = auditwheel() else {
         return skip("auditwheel not found (set MANYWHEEL_AUDITWHEEL or create .venv)");
@@ -79,14 +86,32 @@ fn show_json_agrees_with_auditwheel_on_the_corpus() {
             .into_iter()
             .map(|chunk| {
                 let aw = &aw;
-                s.spawn(move || chunk.iter().map(|w| (w.clone(), reference(aw, w))).collect::<Vec<_>>())
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|w| (w.clone(), reference(aw, w)))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
 
-    let out = manywheel().arg("show").arg("--json").args(&wheels).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = manywheel()
+        .arg("show")
+        .arg("--json")
+        .args(&wheels)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ours: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ours.len(), wheels.len());
 
@@ -101,8 +126,14 @@ fn show_json_agrees_with_auditwheel_on_the_corpus() {
             Err(e) => {
                 match expected {
                     Some(k) if k.keys.is_none() => {
-                        eprintln!("known: reference fails on {name} ({e}); ours: {}", ours["overall_tag"]);
-                        assert!(ours["overall_tag"].is_string(), "{name}: we must not fail where the reference crashes");
+                        eprintln!(
+                            "known: reference fails on {name} ({e}); ours: {}",
+                            ours["overall_tag"]
+                        );
+                        assert!(
+                            ours["overall_tag"].is_string(),
+                            "{name}: we must not fail where the reference crashes"
+                        );
                         known += 1;
                     }
                     _ => failures.push(format!("{name}: reference failed unexpectedly: {e}")),
@@ -110,12 +141,19 @@ fn show_json_agrees_with_auditwheel_on_the_corpus() {
                 continue;
             }
         };
-        let differing: Vec<&str> = KEYS.iter().copied().filter(|k| ours[*k] != reference[*k]).collect();
+        let differing: Vec<&str> = KEYS
+            .iter()
+            .copied()
+            .filter(|k| ours[*k] != reference[*k])
+            .collect();
         let allowed: &[&str] = expected.and_then(|k| k.keys).unwrap_or(&[]);
         let unexpected: Vec<&&str> = differing.iter().filter(|k| !allowed.contains(k)).collect();
         if !unexpected.is_empty() {
             for k in unexpected {
-                failures.push(format!("{name}: {k}: reference {} ours {}", reference[*k], ours[*k]));
+                failures.push(format!(
+                    "{name}: {k}: reference {} ours {}",
+                    reference[*k], ours[*k]
+                ));
             }
         } else if differing.is_empty() {
             same += 1;
@@ -127,7 +165,17 @@ fn show_json_agrees_with_auditwheel_on_the_corpus() {
             known += 1;
         }
     }
-    eprintln!("{same} wheels identical, {known} known differences, {} failures", failures.len());
-    assert!(failures.is_empty(), "differences from the reference:\n{}", failures.join("\n"));
-    assert!(same >= wheels.len() / 2, "too few identical results: {same}");
+    eprintln!(
+        "{same} wheels identical, {known} known differences, {} failures",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "differences from the reference:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        same >= wheels.len() / 2,
+        "too few identical results: {same}"
+    );
 }

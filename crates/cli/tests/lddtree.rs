@@ -13,7 +13,9 @@ use common::*;
 fn parse_listing(text: &str, root: &Path) -> BTreeMap<String, Option<PathBuf>> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
-        let Some((name, rest)) = line.trim().split_once(" => ") else { continue };
+        let Some((name, rest)) = line.trim().split_once(" => ") else {
+            continue;
+        };
         if name.starts_with("ld-") || name.starts_with("ld64") || name.contains("vdso") {
             continue;
         }
@@ -84,12 +86,28 @@ fn host_files_resolve_like_ldd() {
 
 /// (sysroot, qemu binary, loader glob inside ROOT/lib)
 const CROSS: &[(&str, &str, &str)] = &[
-    ("/usr/aarch64-linux-gnu", "qemu-aarch64-static", "ld-linux-aarch64.so.1"),
-    ("/usr/powerpc64le-linux-gnu", "qemu-ppc64le-static", "ld64.so.2"),
+    (
+        "/usr/aarch64-linux-gnu",
+        "qemu-aarch64-static",
+        "ld-linux-aarch64.so.1",
+    ),
+    (
+        "/usr/powerpc64le-linux-gnu",
+        "qemu-ppc64le-static",
+        "ld64.so.2",
+    ),
     ("/usr/s390x-linux-gnu", "qemu-s390x-static", "ld64.so.1"),
-    ("/usr/arm-linux-gnueabihf", "qemu-arm-static", "ld-linux-armhf.so.3"),
+    (
+        "/usr/arm-linux-gnueabihf",
+        "qemu-arm-static",
+        "ld-linux-armhf.so.3",
+    ),
     ("/usr/i686-linux-gnu", "qemu-i386-static", "ld-linux.so.2"),
-    ("/usr/riscv64-linux-gnu", "qemu-riscv64-static", "ld-linux-riscv64-lp64d.so.1"),
+    (
+        "/usr/riscv64-linux-gnu",
+        "qemu-riscv64-static",
+        "ld-linux-riscv64-lp64d.so.1",
+    ),
 ];
 
 #[test]
@@ -105,7 +123,12 @@ fn cross_sysroots_resolve_like_their_own_loader_under_qemu() {
             eprintln!("SKIP {}: no loader or {qemu}", root.display());
             continue;
         }
-        for lib in ["libstdc++.so.6", "libm.so.6", "libgcc_s.so.1", "libresolv.so.2"] {
+        for lib in [
+            "libstdc++.so.6",
+            "libm.so.6",
+            "libgcc_s.so.1",
+            "libresolv.so.2",
+        ] {
             let file = root.join("lib").join(lib);
             if !file.exists() {
                 continue;
@@ -119,12 +142,21 @@ fn cross_sysroots_resolve_like_their_own_loader_under_qemu() {
                 .output()
                 .unwrap();
             let theirs = parse_listing(&String::from_utf8_lossy(&out.stdout), root);
-            assert!(!theirs.is_empty(), "{qemu} --list {} printed nothing", file.display());
+            assert!(
+                !theirs.is_empty(),
+                "{qemu} --list {} printed nothing",
+                file.display()
+            );
             let ours = ours(&file, Some(root));
             assert_eq!(ours, theirs, "{}", file.display());
             // Nothing resolved outside the sysroot.
             for p in ours.values().flatten() {
-                assert!(p.starts_with(root.canonicalize().unwrap()), "{} leaked to {}", file.display(), p.display());
+                assert!(
+                    p.starts_with(root.canonicalize().unwrap()),
+                    "{} leaked to {}",
+                    file.display(),
+                    p.display()
+                );
             }
             checked += 1;
         }
@@ -143,9 +175,16 @@ fn foreign_file_without_sysroot_resolves_nothing_on_the_host() {
     let copy = dir.path().join("libstdc++.so.6");
     std::fs::copy(file, &copy).unwrap();
     let out = manywheel().arg("lddtree").arg(&copy).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "libraries must be reported missing");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "libraries must be reported missing"
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("libc.so.6 => not found"), "{text}");
-    assert!(!text.contains("x86_64-linux-gnu"), "host library leaked: {text}");
+    assert!(
+        !text.contains("x86_64-linux-gnu"),
+        "host library leaked: {text}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no --sysroot"));
 }

@@ -32,12 +32,20 @@ fn show_aarch64_examples() {
 
 #[test]
 fn show_json_toonew_aarch64() {
-    insta::assert_snapshot!(run(&["show", "--json", "examples/wheels/toonew-1.0-cp311-cp311-linux_aarch64.whl"]));
+    insta::assert_snapshot!(run(&[
+        "show",
+        "--json",
+        "examples/wheels/toonew-1.0-cp311-cp311-linux_aarch64.whl"
+    ]));
 }
 
 #[test]
 fn show_verbose_spam_aarch64() {
-    insta::assert_snapshot!(run(&["show", "-v", "examples/wheels/spam-1.0-cp311-cp311-linux_aarch64.whl"]));
+    insta::assert_snapshot!(run(&[
+        "show",
+        "-v",
+        "examples/wheels/spam-1.0-cp311-cp311-linux_aarch64.whl"
+    ]));
 }
 
 #[test]

@@ -6,14 +6,19 @@ use std::process::Command;
 
 /// The repository's top folder.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The corpus cache (fetched by `../shared/corpus/fetch`).
 pub fn corpus_dir() -> PathBuf {
     match std::env::var_os("MANYWHEEL_CORPUS") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/manywheel-corpus"),
+        None => {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/manywheel-corpus")
+        }
     }
 }
 

@@ -281,6 +281,16 @@ fn libc_from_elfs(members: &[&Member]) -> Option<Libc> {
             }
         }
     }
+    // Symbol versions only glibc (and its libraries) define.
+    let glibc_versions = members.iter().any(|m| {
+        m.elf
+            .version_needs
+            .iter()
+            .any(|n| n.versions.iter().any(|v| v.name.starts_with("GLIBC_")))
+    });
+    if glibc_versions {
+        return Some(Libc::Glibc);
+    }
     for m in members {
         if m.path.ends_with("-linux-musl.so") || m.path.ends_with("-linux-musleabihf.so") {
             return Some(Libc::Musl);
@@ -555,11 +565,15 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
 
     // Versioned symbols of external libraries (parsed once).
     let mut external_elfs: BTreeMap<String, Arc<ElfFile>> = BTreeMap::new();
+    let mut external_paths: BTreeMap<String, String> = BTreeMap::new();
     for r in &refs {
         for (name, (loc, _)) in &r.libs {
             if let Some(Location::Root(p)) = loc {
                 if let Some(e) = resolver.root_elf(p) {
                     external_elfs.entry(name.clone()).or_insert(e);
+                }
+                if let Some(text) = location_text(loc) {
+                    external_paths.entry(name.clone()).or_insert(text);
                 }
             }
         }
@@ -670,7 +684,7 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
             machine_reasons.push((
                 cap.priority,
                 Reason::Isa {
-                    file: (*name).clone(),
+                    file: external_paths.get(*name).cloned().unwrap_or_else(|| (*name).clone()),
                     level,
                 },
             ));

@@ -511,9 +511,20 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
         .collect();
     let resolver = Resolver::new(root, libc, arch, opts.ldpaths.clone(), wheel_elfs);
 
+    // Whitelists only grow as priority falls: what the most compatible policy allows, every
+    // policy allows, so those libraries (and the loader) never need a path.
+    let strictest = policies.policies().iter().find(|p| !p.is_linux());
+    let always_allowed =
+        |name: &str| is_loader(name) || strictest.is_some_and(|p| p.lib_whitelist.contains(name));
     let trees: Vec<DepTree> = ours
         .par_iter()
-        .map(|m| resolver.tree(Location::Wheel(m.path.clone()), m.elf.clone()))
+        .map(|m| {
+            resolver.tree_skipping(
+                Location::Wheel(m.path.clone()),
+                m.elf.clone(),
+                &always_allowed,
+            )
+        })
         .collect();
 
     // Symbol versions of every ELF of the wheel.
@@ -684,7 +695,10 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
             machine_reasons.push((
                 cap.priority,
                 Reason::Isa {
-                    file: external_paths.get(*name).cloned().unwrap_or_else(|| (*name).clone()),
+                    file: external_paths
+                        .get(*name)
+                        .cloned()
+                        .unwrap_or_else(|| (*name).clone()),
                     level,
                 },
             ));

@@ -183,6 +183,18 @@ impl Resolver {
 
     /// Build the load tree of the object at `top`.
     pub fn tree(&self, top: Location, elf: Arc<ElfFile>) -> DepTree {
+        self.tree_skipping(top, elf, &|_| false)
+    }
+
+    /// Build the load tree, but do not look up the names `skip` accepts (they are recorded as
+    /// skipped with the reason "always allowed"): an audit needs no path for libraries every
+    /// policy whitelists.
+    pub fn tree_skipping(
+        &self,
+        top: Location,
+        elf: Arc<ElfFile>,
+        skip: &dyn Fn(&str) -> bool,
+    ) -> DepTree {
         let mut tree = DepTree {
             top: top.clone(),
             elf: elf.clone(),
@@ -205,7 +217,8 @@ impl Resolver {
                 if tree.index.contains_key(name) {
                     continue;
                 }
-                let skipped = skip_reason(name);
+                let skipped = skip_reason(name)
+                    .or_else(|| skip(name).then_some("on every policy's whitelist"));
                 let found = if skipped.is_some() {
                     None
                 } else {

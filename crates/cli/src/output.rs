@@ -41,24 +41,21 @@ impl Style {
 
 /// Print one `error: ...` line on stderr.
 pub fn error_line(msg: &str) {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let label = if color {
-        "\x1b[31;1merror\x1b[0m"
-    } else {
-        "error"
-    };
-    let _ = writeln!(std::io::stderr(), "{label}: {msg}");
+    labelled_line("error", "31;1", msg);
 }
 
 /// Print one `warning: ...` line on stderr.
 pub fn warning_line(msg: &str) {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let label = if color {
-        "\x1b[33;1mwarning\x1b[0m"
+    labelled_line("warning", "33;1", msg);
+}
+
+fn labelled_line(label: &str, color: &str, msg: &str) {
+    let painted = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        format!("\x1b[{color}m{label}\x1b[0m")
     } else {
-        "warning"
+        label.to_string()
     };
-    let _ = writeln!(std::io::stderr(), "{label}: {msg}");
+    let _ = writeln!(std::io::stderr(), "{painted}: {msg}");
 }
 
 /// Write text to stdout; a closed pipe is not an error.

@@ -1,8 +1,9 @@
 //! Differential test: the embedded policy data against the policy files of the installed
 //! reference auditwheel (6.8.2). Skipped with a message when the reference is absent.
 //!
-//! The reference directory is `$MANYWHEEL_AUDITWHEEL_POLICY_DIR`, or by default
-//! `/tmp/refvenv/lib/python3.11/site-packages/auditwheel/policy`.
+//! The reference directory is `$MANYWHEEL_AUDITWHEEL_POLICY_DIR`, or by default the policy folder
+//! of the auditwheel in the repository's `.venv` (made by `scripts/setup.sh`). With
+//! `MANYWHEEL_REQUIRE_REFERENCE=1` (CI) a missing reference fails the test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -11,16 +12,31 @@ use manywheel_policy::{embedded_records, Arch, Libc, PolicySet};
 use serde_json::Value;
 
 fn reference_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MANYWHEEL_AUDITWHEEL_POLICY_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from("/tmp/refvenv/lib/python3.11/site-packages/auditwheel/policy")
-        });
+    let dir = match std::env::var_os("MANYWHEEL_AUDITWHEEL_POLICY_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/lib");
+            let site = std::fs::read_dir(&lib)
+                .ok()?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().join("site-packages/auditwheel/policy"))
+                .find(|p| p.is_dir())?;
+            site
+        }
+    };
     dir.join("manylinux-policy.json").is_file().then_some(dir)
+}
+
+fn reference_required() -> bool {
+    std::env::var_os("MANYWHEEL_REQUIRE_REFERENCE").is_some_and(|v| v != "0")
 }
 
 fn load_reference(libc: Libc) -> Option<Value> {
     let Some(dir) = reference_dir() else {
+        assert!(
+            !reference_required(),
+            "reference auditwheel policy data not found"
+        );
         eprintln!("SKIP: reference auditwheel policy data not found (set MANYWHEEL_AUDITWHEEL_POLICY_DIR)");
         return None;
     };
@@ -139,6 +155,10 @@ fn every_arch_and_policy_matches_reference() {
 #[test]
 fn reference_validates_through_from_json() {
     let Some(dir) = reference_dir() else {
+        assert!(
+            !reference_required(),
+            "reference auditwheel policy data not found"
+        );
         eprintln!("SKIP: reference auditwheel policy data not found");
         return;
     };

@@ -71,6 +71,8 @@ pub fn have_compiler(arch: &Arch) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
+        let required = std::env::var_os("MANYWHEEL_REQUIRE_REFERENCE").is_some_and(|v| v != "0");
+        assert!(!required, "compiler {} is not installed", arch.cc);
         eprintln!("SKIP: compiler {} is not installed", arch.cc);
     }
     ok

@@ -8,10 +8,12 @@ mod error;
 mod filename;
 mod metadata;
 mod record;
+mod write;
 mod zipread;
 
 pub use error::Error;
 pub use filename::WheelFilename;
 pub use metadata::WheelMetadata;
 pub use record::{hash_digest, Record, RecordEntry};
-pub use zipread::{Member, Wheel, MAX_MEMBER_SIZE};
+pub use write::{write_wheel, OutMember, Source, WriteOptions};
+pub use zipread::{Member, RawMember, Wheel, MAX_MEMBER_SIZE};

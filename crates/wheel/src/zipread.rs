@@ -64,6 +64,16 @@ struct Entry {
     header_offset: u64,
 }
 
+/// How a member is stored, as [`Wheel::copy_raw`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawMember {
+    /// Zip compression method (0 stored, 8 deflate).
+    pub method: u16,
+    pub crc32: u32,
+    pub size: u64,
+    pub compressed_size: u64,
+}
+
 /// An open wheel. Construction validates the archive (see `open`).
 ///
 /// `Wheel` is `Send + Sync`: member reads use positioned reads on a shared file handle and keep
@@ -367,6 +377,47 @@ impl Wheel {
             }
         }
         Ok(())
+    }
+
+    /// How a member is stored (method, CRC-32, sizes), from the central directory.
+    pub fn raw_info(&self, name: &str) -> Result<RawMember, Error> {
+        let idx = self.lookup(name)?;
+        let (m, e) = (&self.members[idx], &self.entries[idx]);
+        Ok(RawMember {
+            method: e.method,
+            crc32: e.crc32,
+            size: m.size,
+            compressed_size: m.compressed_size,
+        })
+    }
+
+    /// Copy a member's stored (compressed) bytes unchanged to `out`, without inflating them;
+    /// returns what a new archive needs to describe it. The CRC-32 is the central directory's.
+    pub fn copy_raw(&self, name: &str, out: &mut dyn std::io::Write) -> Result<RawMember, Error> {
+        let idx = self.lookup(name)?;
+        let m = &self.members[idx];
+        let e = &self.entries[idx];
+        if e.flags & 1 != 0 {
+            return Err(self.corrupt(format!("member {name:?} is encrypted")));
+        }
+        let start = self.data_start(idx)?;
+        let mut buf = vec![0u8; STORED_CHUNK.min(m.compressed_size as usize).max(1)];
+        let mut done = 0u64;
+        while done < m.compressed_size {
+            let n = (buf.len() as u64).min(m.compressed_size - done) as usize;
+            self.pread(&mut buf[..n], start + done)?;
+            out.write_all(&buf[..n]).map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+            done += n as u64;
+        }
+        Ok(RawMember {
+            method: e.method,
+            crc32: e.crc32,
+            size: m.size,
+            compressed_size: m.compressed_size,
+        })
     }
 
     /// Inflates only the first `n` bytes of a member (fewer if it is shorter). No CRC or

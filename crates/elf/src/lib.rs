@@ -6,9 +6,14 @@
 
 mod error;
 mod read;
+mod write;
 
 pub use error::Error;
 pub use read::{is_elf, needed_ranges, parse, parse_ident, parse_sparse, Ident, IDENT_LEN};
+pub use write::{
+    dynamic_strings, max_page_size, patch, DynamicStrings, Patch, PatchError, PatchReport,
+    Patched, RpathChange, RpathKind, SegmentChange,
+};
 
 /// ELF class (word size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

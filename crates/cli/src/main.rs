@@ -3,6 +3,7 @@
 mod lddtree_cmd;
 mod output;
 mod show;
+mod target_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,11 @@ enum Command {
     /// Print the shared libraries an ELF file loads, resolved with the dynamic loader's rules
     /// inside a root.
     Lddtree(LddtreeArgs),
+    /// Manage per-architecture sysroots with CPython (Debian-based): add, list, remove.
+    Target(target_cmd::TargetCmd),
+    /// Run a program of a target sysroot: natively through its own loader (x86_64, i686) or
+    /// under qemu-user (others). `python3` is the target's Python.
+    Run(target_cmd::RunArgs),
 }
 
 #[derive(Args, Clone)]
@@ -95,6 +101,8 @@ fn main() -> ExitCode {
         Command::Show(args) => show::run(&args, false),
         Command::Check(args) => show::run(&args, true),
         Command::Lddtree(args) => lddtree_cmd::run(&args),
+        Command::Target(args) => target_cmd::run_target(&args),
+        Command::Run(args) => target_cmd::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,259 @@
+//! Downloading from a Debian mirror (`http://`, `https://` or a local `file://` tree) into the
+//! cache, verifying size and SHA256 before a file gets its final name.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::release::Checksum;
+use crate::Error;
+
+/// A package mirror: the directory holding `dists/` and `pool/`.
+#[derive(Clone)]
+pub struct Mirror {
+    base: String,
+    agent: Option<ureq::Agent>,
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirror").field("base", &self.base).finish()
+    }
+}
+
+impl Mirror {
+    /// A mirror at `url` (`http://`, `https://` or `file://`).
+    pub fn new(url: &str) -> Result<Mirror, Error> {
+        let base = url.trim_end_matches('/').to_string();
+        if base.starts_with("file://") {
+            return Ok(Mirror { base, agent: None });
+        }
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(Error::Download(format!(
+                "mirror URL '{url}' must start with http://, https:// or file://"
+            )));
+        }
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(20)))
+            .timeout_recv_response(Some(Duration::from_secs(60)))
+            .timeout_per_read(Some(Duration::from_secs(60)))
+            .user_agent(concat!("manywheel/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Mirror {
+            base,
+            agent: Some(config.into()),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// Open `rel` (a path below the mirror root); returns the reader and the announced length.
+    pub fn open(&self, rel: &str) -> Result<(Box<dyn Read + Send>, Option<u64>), Error> {
+        let url = format!("{}/{}", self.base, rel.trim_start_matches('/'));
+        match &self.agent {
+            None => {
+                let path = url.trim_start_matches("file://");
+                let file = File::open(path).map_err(|e| {
+                    if e.kind() == io::ErrorKind::NotFound {
+                        Error::NotFound(url.clone())
+                    } else {
+                        Error::Download(format!("{url}: {e}"))
+                    }
+                })?;
+                let len = file.metadata().ok().map(|m| m.len());
+                Ok((Box::new(BufReader::new(file)), len))
+            }
+            Some(agent) => match agent.get(&url).call() {
+                Ok(resp) => {
+                    let body = resp.into_body();
+                    let len = body.content_length();
+                    Ok((Box::new(body.into_reader()), len))
+                }
+                Err(ureq::Error::StatusCode(404)) => Err(Error::NotFound(url)),
+                Err(e) => Err(Error::Download(format!("{url}: {e}"))),
+            },
+        }
+    }
+
+    /// Fetch a small file into memory (at most `limit` bytes).
+    pub fn get_bytes(&self, rel: &str, limit: u64) -> Result<Vec<u8>, Error> {
+        let (reader, _) = self.open(rel)?;
+        let mut out = Vec::new();
+        reader
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| Error::Download(format!("{}/{rel}: {e}", self.base)))?;
+        if out.len() as u64 > limit {
+            return Err(Error::Download(format!(
+                "{}/{rel}: larger than {limit} bytes",
+                self.base
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Download `rel` to `dest`, verifying it against `expected`. The data goes to a temporary
+    /// file next to `dest` that is renamed only when size and SHA256 match, so `dest` is
+    /// either absent or complete and verified. `progress` gets the bytes received so far.
+    pub fn download(
+        &self,
+        rel: &str,
+        dest: &Path,
+        expected: &Checksum,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), Error> {
+        let dir = dest
+            .parent()
+            .ok_or_else(|| Error::Io(format!("{}: no parent directory", dest.display())))?;
+        fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+        let (mut reader, _) = self.open(rel)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".download-")
+            .tempfile_in(dir)
+            .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Download(format!("{rel}: {e}"))),
+            };
+            total += n as u64;
+            if total > expected.size {
+                return Err(Error::Verify(format!(
+                    "{rel}: larger than the expected {} bytes",
+                    expected.size
+                )));
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])
+                .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+            progress(total);
+        }
+        if total != expected.size {
+            return Err(Error::Verify(format!(
+                "{rel}: size mismatch: expected {} bytes, got {total} (truncated download?)",
+                expected.size
+            )));
+        }
+        let got = hex(&hasher.finalize());
+        if got != expected.sha256 {
+            return Err(Error::Verify(format!(
+                "{rel}: sha256 mismatch: expected {}, got {got}",
+                expected.sha256
+            )));
+        }
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+        tmp.persist(dest)
+            .map_err(|e| Error::Io(format!("{}: {}", dest.display(), e.error)))?;
+        Ok(())
+    }
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// SHA256 and size of a file.
+pub fn file_checksum(path: &Path) -> io::Result<Checksum> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok(Checksum {
+        sha256: hex(&hasher.finalize()),
+        size,
+    })
+}
+
+/// Whether `path` exists with exactly this size and SHA256 (the size is checked first).
+pub fn is_verified(path: &Path, expected: &Checksum) -> bool {
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() == expected.size => {
+            file_checksum(path).is_ok_and(|c| c.sha256 == expected.sha256)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_mirror_download_verifies() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("mirror/pool/a.deb");
+        fs::create_dir_all(src.parent().unwrap()).unwrap();
+        fs::write(&src, b"hello").unwrap();
+        let mirror = Mirror::new(&format!("file://{}/mirror/", tmp.path().display())).unwrap();
+        let good = file_checksum(&src).unwrap();
+        assert_eq!(
+            good.sha256,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        let dest = tmp.path().join("cache/a.deb");
+        let mut seen = 0;
+        mirror
+            .download("pool/a.deb", &dest, &good, &mut |n| seen = n)
+            .unwrap();
+        assert_eq!(seen, 5);
+        assert!(is_verified(&dest, &good));
+
+        let dest2 = tmp.path().join("cache/b.deb");
+        let bad_sha = Checksum {
+            sha256: "0".repeat(64),
+            size: 5,
+        };
+        let err = mirror
+            .download("pool/a.deb", &dest2, &bad_sha, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sha256 mismatch"), "{err}");
+        let short = Checksum {
+            sha256: good.sha256.clone(),
+            size: 6,
+        };
+        let err = mirror
+            .download("pool/a.deb", &dest2, &short, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("size mismatch"), "{err}");
+        assert!(!dest2.exists());
+        // No temporary files are left behind.
+        assert_eq!(fs::read_dir(tmp.path().join("cache")).unwrap().count(), 1);
+        assert!(matches!(
+            mirror.open("pool/none.deb"),
+            Err(Error::NotFound(_))
+        ));
+        assert!(Mirror::new("ftp://x").is_err());
+    }
+}

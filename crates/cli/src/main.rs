@@ -1,5 +1,7 @@
 //! The `manywheel` command line: parse arguments, call the libraries, print.
 
+mod compat_cmd;
+mod elf_cmd;
 mod lddtree_cmd;
 mod output;
 mod show;
@@ -42,11 +44,21 @@ enum Command {
     /// Print the shared libraries an ELF file loads, resolved with the dynamic loader's rules
     /// inside a root.
     Lddtree(LddtreeArgs),
+    /// Print or change an ELF file's soname, needed libraries and search path (rpath/runpath).
+    Elf(elf_cmd::ElfArgs),
     /// Manage per-architecture sysroots with CPython (Debian-based): add, list, remove.
     Target(target_cmd::TargetCmd),
     /// Run a program of a target sysroot: natively through its own loader (x86_64, i686) or
     /// under qemu-user (others). `python3` is the target's Python.
     Run(target_cmd::RunArgs),
+    /// Print the platform tags a system accepts, most preferred first, as pip/packaging orders
+    /// them: for the host, or for a sysroot, read from its C library (never executed).
+    Tags(compat_cmd::TagsArgs),
+    /// Which distributions (supported on a date) can install these wheels, per architecture,
+    /// and which get no wheel and build from source.
+    Coverage(compat_cmd::CoverageArgs),
+    /// Inspect the policies: list, show, diff, and the impact of moving a baseline.
+    Policy(compat_cmd::PolicyArgs),
 }
 
 #[derive(Args, Clone)]
@@ -101,8 +113,12 @@ fn main() -> ExitCode {
         Command::Show(args) => show::run(&args, false),
         Command::Check(args) => show::run(&args, true),
         Command::Lddtree(args) => lddtree_cmd::run(&args),
+        Command::Elf(args) => elf_cmd::run(&args),
         Command::Target(args) => target_cmd::run_target(&args),
         Command::Run(args) => target_cmd::run(&args),
+        Command::Tags(args) => compat_cmd::run_tags(&args),
+        Command::Coverage(args) => compat_cmd::run_coverage(&args),
+        Command::Policy(args) => compat_cmd::run_policy(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -95,7 +95,7 @@ const CHART_RIGHT: f64 = WIDTH - 24.0;
 const ROW_H: f64 = 20.0;
 const BAR_H: f64 = 12.0;
 const GROUP_H: f64 = 26.0;
-const TOP: f64 = 92.0;
+const TOP: f64 = 108.0;
 
 /// Render the picture.
 pub fn render(t: &Timeline) -> String {
@@ -179,7 +179,7 @@ pub fn render(t: &Timeline) -> String {
     // Column headings.
     let _ = writeln!(
         s,
-        r##"<text x="{NAME_X}" y="{}" font-weight="bold" fill="#343a40">distribution</text><text x="{LIBC_X}" y="{}" font-weight="bold" fill="#343a40">libc</text><text x="{NOTE_X}" y="{}" font-weight="bold" fill="#343a40">architectures</text>"##,
+        r##"<text x="{NAME_X}" y="{}" font-weight="bold" fill="#343a40">distribution</text><text x="{LIBC_X}" y="{}" font-weight="bold" fill="#343a40">libc</text><text x="{NOTE_X}" y="{}" font-weight="bold" fill="#343a40">wheels</text>"##,
         TOP - 10.0,
         TOP - 10.0,
         TOP - 10.0
@@ -256,16 +256,12 @@ pub fn render(t: &Timeline) -> String {
         }
     }
     for (row, labels) in by_row {
-        let ly = match row_y.get(row) {
-            Some(ry) if !t.groups.iter().any(|g| g.start_row == row) || row == 0 => *ry,
-            Some(ry) => *ry,
-            None => chart_bottom,
-        };
-        // A threshold under the last row of a group sits at that row's bottom edge.
+        // A threshold under the last row of a group sits at that row's bottom edge, above
+        // the next group's heading.
         let ly = if row > 0 && t.groups.iter().any(|g| g.start_row == row) {
             row_y[row - 1] + ROW_H
         } else {
-            ly
+            row_y.get(row).copied().unwrap_or(chart_bottom)
         };
         let _ = writeln!(
             s,
@@ -286,14 +282,14 @@ pub fn render(t: &Timeline) -> String {
     let _ = writeln!(
         s,
         r##"<line x1="{xo:.1}" y1="{}" x2="{xo:.1}" y2="{chart_bottom}" stroke="#1c7ed6" stroke-width="2"/>"##,
-        TOP - 4.0
+        TOP - 30.0
     );
     let _ = writeln!(
         s,
         r##"<rect x="{:.1}" y="{}" width="84" height="18" rx="3" fill="#1c7ed6"/><text x="{xo:.1}" y="{}" text-anchor="middle" font-size="11" font-weight="bold" fill="#ffffff">{}</text>"##,
         xo - 42.0,
-        TOP - 44.0 + 12.0,
-        TOP - 44.0 + 25.0,
+        TOP - 48.0,
+        TOP - 35.0,
         t.on
     );
 
@@ -490,6 +486,13 @@ pub fn coverage_timeline(c: &Coverage, distros: &[Distro]) -> Timeline {
     }
 }
 
+fn with_alias(p: &crate::policies::PolicyRef) -> String {
+    match p.aliases.first() {
+        Some(a) => format!("{} ({a})", p.name),
+        None => p.name.clone(),
+    }
+}
+
 /// The picture of an impact answer.
 pub fn impact_timeline(i: &Impact, distros: &[Distro]) -> Timeline {
     let ids: BTreeSet<&str> = distros
@@ -563,7 +566,11 @@ pub fn impact_timeline(i: &Impact, distros: &[Distro]) -> Timeline {
         .collect();
     let n_sup = i.lose.supported.len();
     Timeline {
-        title: format!("Moving the baseline from {} to {}", i.from.name, i.to.name),
+        title: format!(
+            "Moving the baseline from {} to {}",
+            with_alias(&i.from),
+            with_alias(&i.to)
+        ),
         subtitle: format!(
             "{} distribution{} still supported on {} lose binary wheels ({}) · bars: release to end of {}support",
             n_sup,

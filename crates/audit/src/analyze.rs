@@ -11,7 +11,7 @@ use manywheel_wheel::Wheel;
 use rayon::prelude::*;
 
 use crate::lddtree::{DepTree, Location, Resolver};
-use crate::report::{ElfSummary, FileSymbols, Reason, Upgrade, WheelReport, WhyNot};
+use crate::report::{ElfSummary, FileSymbols, Limits, Reason, Upgrade, WheelReport, WhyNot};
 use crate::root::Root;
 use crate::{abi3, AuditError};
 
@@ -897,6 +897,44 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
     );
 
     let claims_ok = unsatisfied_claims.is_empty();
+    // What repair needs: per policy, the libraries to graft; and what grafting cannot fix.
+    let grafts = policies
+        .policies()
+        .iter()
+        .zip(&refs)
+        .filter(|(p, _)| !p.is_linux())
+        .map(|(p, r)| {
+            let libs = r
+                .libs
+                .iter()
+                .map(|(n, (loc, _))| (n.clone(), location_text(loc)))
+                .collect();
+            (p.tag(arch), libs)
+        })
+        .collect();
+    let graft_ceiling = [
+        sym_policy,
+        ucs_policy,
+        pyfpe_policy,
+        blacklist_policy,
+        machine_policy,
+    ]
+    .into_iter()
+    .min_by_key(|p| p.priority)
+    .expect("non-empty");
+    let limits = Limits {
+        symbols: sym_policy.tag(arch),
+        blacklist: blacklist_policy.tag(arch),
+        isa: machine_policy.tag(arch),
+        external_libs: ref_policy.tag(arch),
+        python: [ucs_policy, pyfpe_policy]
+            .into_iter()
+            .min_by_key(|p| p.priority)
+            .expect("non-empty")
+            .tag(arch),
+        with_grafting: graft_ceiling.tag(arch),
+    };
+
     Ok(WheelReport {
         version: 1,
         wheel: wheel_name,
@@ -920,6 +958,8 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
         elf_files,
         abi3,
         warnings,
+        limits: Some(limits),
+        grafts,
     })
 }
 
@@ -986,5 +1026,7 @@ fn pure_report(
         elf_files: Vec::new(),
         abi3: None,
         warnings,
+        limits: None,
+        grafts: BTreeMap::new(),
     }
 }

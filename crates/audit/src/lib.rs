@@ -10,7 +10,9 @@ mod root;
 
 pub use analyze::{audit_wheel, host_target, AuditOptions};
 pub use lddtree::{compatible, DepTree, Loaded, Location, Resolver};
-pub use report::{Abi3Report, ElfSummary, FileSymbols, Reason, Upgrade, WheelReport, WhyNot};
+pub use report::{
+    Abi3Report, ElfSummary, FileSymbols, Limits, Reason, Upgrade, WheelReport, WhyNot,
+};
 pub use root::Root;
 
 /// Why an audit could not be done.

@@ -93,6 +93,23 @@ pub struct Abi3Report {
     pub ok: bool,
 }
 
+/// The most compatible policy each kind of requirement allows on its own.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Limits {
+    /// Symbol versions (of the wheel and of the libraries it would graft).
+    pub symbols: String,
+    /// Blacklisted symbols.
+    pub blacklist: String,
+    /// Instruction-set level and ELF flags.
+    pub isa: String,
+    /// External libraries (what repair removes by grafting).
+    pub external_libs: String,
+    /// PyFPE / UCS2.
+    pub python: String,
+    /// The best tag repair can reach: everything but external libraries.
+    pub with_grafting: String,
+}
+
 /// The audit of one wheel.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct WheelReport {
@@ -130,4 +147,9 @@ pub struct WheelReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub abi3: Option<Abi3Report>,
     pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// For repair: per policy tag, the libraries to graft and where they are (None: not found).
+    #[serde(skip)]
+    pub grafts: BTreeMap<String, BTreeMap<String, Option<String>>>,
 }

@@ -127,6 +127,22 @@ fn find_ours(m: &Model, d: &[u8], blocks: &[Block], base: u64) -> Option<Ours> {
     })
 }
 
+/// Whether the section header table ends the file, and where appended content may start
+/// (before that table, else at the end of the file).
+fn content_end(m: &Model, file_len: u64) -> Result<(bool, u64), PatchError> {
+    let sh_at_end = !m.shdrs.is_empty() && add(m.shoff, m.sh_size())? == file_len;
+    Ok((sh_at_end, if sh_at_end { m.shoff } else { file_len }))
+}
+
+/// Whether `.dynstr` lies in a segment appended by an earlier patch (so it is rewritten anyway
+/// and strings only that patch's entries used may be dropped from its end).
+pub(crate) fn strtab_in_our_segment(m: &Model, d: &[u8], blocks: &[Block]) -> bool {
+    content_end(m, d.len() as u64)
+        .ok()
+        .and_then(|(_, base)| find_ours(m, d, blocks, base))
+        .is_some_and(|o| o.strtab_inside)
+}
+
 /// Whether `[a, b)` holds nothing: no section and no segment other than PT_LOAD/PT_PHDR; without
 /// section headers only a short run of zero bytes counts as nothing.
 fn gap_free(m: &Model, d: &[u8], a: u64, b: u64) -> bool {
@@ -214,6 +230,7 @@ fn make_room(m: &Model, d: &[u8], blocks: &[Block], need: u64) -> Result<Vec<Blo
 fn fix_symbols(out: &mut [u8], old: &Model, new: &Model) -> Result<(), PatchError> {
     const SHT_SYMTAB: u32 = 2;
     const SHN_LORESERVE: u64 = 0xff00;
+    const SHN_ABS: u64 = 0xfff1;
     let moves: Vec<(u64, u64, u64, u64)> = old
         .shdrs
         .iter()
@@ -222,7 +239,18 @@ fn fix_symbols(out: &mut [u8], old: &Model, new: &Model) -> Result<(), PatchErro
         .filter(|(_, (a, b))| a.addr != b.addr)
         .map(|(i, (a, b))| (i as u64, a.addr, a.size, b.addr))
         .collect();
-    if moves.is_empty() {
+    // `_DYNAMIC` is often an absolute symbol: it follows the dynamic segment by name.
+    let dynamic = |m: &Model| {
+        m.phdrs
+            .iter()
+            .find(|p| p.kind == super::model::PT_DYNAMIC)
+            .map(|p| p.vaddr)
+    };
+    let dyn_move = match (dynamic(old), dynamic(new)) {
+        (Some(a), Some(b)) if a != b => Some((a, b)),
+        _ => None,
+    };
+    if moves.is_empty() && dyn_move.is_none() {
         return Ok(());
     }
     let c = new.c;
@@ -236,16 +264,28 @@ fn fix_symbols(out: &mut [u8], old: &Model, new: &Model) -> Result<(), PatchErro
         .filter(|s| s.kind == SHT_SYMTAB || s.kind == super::model::SHT_DYNSYM)
     {
         let t = "symbol table";
+        let names = new.shdrs.get(sh.link as usize).map(|s| s.offset);
         for i in 0..sh.size / size {
             let at = add(sh.offset, i * size)?;
             let shndx = u64::from(c.u16(out, at + shndx_at, t)?);
+            let value = c.word(out, at + value_at, t)?;
+            if let Some((_, to)) = dyn_move.filter(|&(from, _)| shndx == SHN_ABS && value == from) {
+                let name = c.u32(out, at, t)?;
+                let is_dynamic = names
+                    .and_then(|o| add(o, name.into()).ok())
+                    .and_then(|o| slice(out, o, 9, t).ok())
+                    .is_some_and(|n| n == b"_DYNAMIC\0");
+                if is_dynamic {
+                    c.put_word(out, at + value_at, to, t)?;
+                }
+                continue;
+            }
             if shndx == 0 || shndx >= SHN_LORESERVE {
                 continue;
             }
             let Some(&(_, from, len, to)) = moves.iter().find(|mv| mv.0 == shndx) else {
                 continue;
             };
-            let value = c.word(out, at + value_at, t)?;
             if value >= from && value - from <= len {
                 c.put_word(out, at + value_at, value - from + to, t)?;
             }
@@ -261,7 +301,7 @@ pub(crate) fn apply(mut work: Vec<u8>, plan: Plan<'_>) -> Result<Outcome, PatchE
     let c = m.c;
     let ws = c.ws();
     let file_len = work.len() as u64;
-    let grew = plan.table.len() as u64 != plan.old_strsz;
+    let grew = plan.table.len() as u64 != plan.old_strsz; // resized, in fact
     let n_dyn = plan.entries.len() as u64 + 1;
     let dyn_fits = n_dyn <= plan.dy.slots;
     let dyn_ph = old.phdrs[plan.dy.phdr];
@@ -295,8 +335,7 @@ pub(crate) fn apply(mut work: Vec<u8>, plan: Plan<'_>) -> Result<Outcome, PatchE
         });
     }
 
-    let sh_at_end = !old.shdrs.is_empty() && add(old.shoff, old.sh_size())? == file_len;
-    let base = if sh_at_end { old.shoff } else { file_len };
+    let (sh_at_end, base) = content_end(old, file_len)?;
     let ours = find_ours(old, &work, plan.blocks, base);
     let (f, v, tail_start, segment);
     let mut seg: Vec<u8>;

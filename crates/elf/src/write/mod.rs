@@ -495,7 +495,17 @@ pub fn patch(data: &[u8], p: &Patch) -> Result<Patched, PatchError> {
             push(Some(r.file.into()), &vn_file[k], RefId::VnFile(k));
         }
     }
-    let placed = strings::place(table, &refs, in_place_ok, &requests);
+    // Strings only re-pointed or removed entries used are dead.
+    let mut dead: Vec<RefId> = requests.iter().flat_map(|r| r.ids.clone()).collect();
+    dead.extend(
+        (0..dy.entries.len())
+            .filter(|&i| !ents.iter().any(|e| e.old == Some(i)))
+            .map(RefId::Dyn),
+    );
+    let item_list = items::items(&m, data, &dy)?;
+    let blocks = items::blocks(&item_list)?;
+    let reclaim = count.is_some() && layout::strtab_in_our_segment(&m, data, &blocks);
+    let placed = strings::place(table, &refs, in_place_ok, &requests, &dead, reclaim);
     let offset_of = |id: RefId| {
         requests
             .iter()
@@ -540,8 +550,6 @@ pub fn patch(data: &[u8], p: &Patch) -> Result<Patched, PatchError> {
         }
     }
 
-    let item_list = items::items(&m, data, &dy)?;
-    let blocks = items::blocks(&item_list)?;
     let out = layout::apply(
         work,
         layout::Plan {

@@ -61,12 +61,16 @@ fn find(table: &[u8], s: &[u8]) -> Option<u64> {
 }
 
 /// Plan the new table. `refs` are all references into the current table; `in_place_ok` is false
-/// when some user of the table may be unknown (then no slot is ever overwritten).
+/// when some user of the table may be unknown (then no slot is ever overwritten). With
+/// `reclaim`, strings at the end of the table that only references in `dead` (moving away or
+/// removed) used are dropped before new ones are appended.
 pub(crate) fn place(
     old: &[u8],
     refs: &[(u64, RefId)],
     in_place_ok: bool,
     requests: &[Request],
+    dead: &[RefId],
+    reclaim: bool,
 ) -> Placement {
     let mut table = old.to_vec();
     let mut offsets: Vec<Option<u64>> = vec![None; requests.len()];
@@ -106,7 +110,36 @@ pub(crate) fn place(
             in_place += 1;
         }
     }
-    // 2. Point at an existing string or append a new one.
+    // 2. Drop dead strings from the end of the table.
+    if reclaim && in_place_ok {
+        let live = |id: &RefId| {
+            !dead.contains(id)
+                || requests
+                    .iter()
+                    .zip(&offsets)
+                    .any(|(r, o)| o.is_some() && r.ids.contains(id))
+        };
+        let mut end = table.len();
+        while end > 1 && table[end - 1] == 0 {
+            let start = table[..end - 1]
+                .iter()
+                .rposition(|&b| b == 0)
+                .map_or(0, |p| p + 1);
+            let inside: Vec<&(u64, RefId)> = refs
+                .iter()
+                .filter(|(at, _)| (start as u64..end as u64).contains(at))
+                .collect();
+            let droppable = start > 0
+                && inside.iter().any(|(at, _)| *at == start as u64)
+                && inside.iter().all(|(_, id)| !live(id));
+            if !droppable {
+                break;
+            }
+            end = start;
+        }
+        table.truncate(end);
+    }
+    // 3. Point at an existing string or append a new one.
     for (i, r) in requests.iter().enumerate() {
         if offsets[i].is_some() {
             continue;
@@ -153,13 +186,55 @@ mod tests {
         };
         // Someone else points into the tail: append.
         let refs = [(1, RefId::Dyn(0)), (4, RefId::Other)];
-        let p = place(&t, &refs, true, std::slice::from_ref(&req));
+        let p = place(&t, &refs, true, std::slice::from_ref(&req), &[], false);
         assert_eq!(p.appended, 1);
         assert_eq!(&p.table[..t.len()], &t[..]);
         // Exclusive: in place, the rest of the slot cleared.
-        let p = place(&t, &refs[..1], true, std::slice::from_ref(&req));
+        let p = place(&t, &refs[..1], true, std::slice::from_ref(&req), &[], false);
         assert_eq!(p.in_place, 1);
         assert_eq!(p.table, b"\0libx.so\0\0\0\0\0".to_vec());
         assert_eq!(p.offsets, vec![1]);
+    }
+
+    #[test]
+    fn dead_tail_is_reclaimed() {
+        let t = b"\0keep\0old-name-1\0".to_vec();
+        let req = Request {
+            old: Some(6),
+            new: b"a-longer-new-name".to_vec(),
+            ids: vec![RefId::Dyn(0)],
+        };
+        let refs = [(6, RefId::Dyn(0)), (1, RefId::Other)];
+        let p = place(
+            &t,
+            &refs,
+            true,
+            std::slice::from_ref(&req),
+            &[RefId::Dyn(0)],
+            true,
+        );
+        assert_eq!(p.table, b"\0keep\0a-longer-new-name\0".to_vec());
+        assert_eq!(p.offsets, vec![6]);
+        // Without reclaiming, the old string stays.
+        let p = place(
+            &t,
+            &refs,
+            true,
+            std::slice::from_ref(&req),
+            &[RefId::Dyn(0)],
+            false,
+        );
+        assert_eq!(p.offsets, vec![t.len() as u64]);
+        // A live reference into the tail keeps it.
+        let refs = [(6, RefId::Dyn(0)), (10, RefId::Other)];
+        let p = place(
+            &t,
+            &refs,
+            true,
+            std::slice::from_ref(&req),
+            &[RefId::Dyn(0)],
+            true,
+        );
+        assert_eq!(p.offsets, vec![t.len() as u64]);
     }
 }

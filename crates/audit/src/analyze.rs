@@ -32,6 +32,16 @@ pub struct AuditOptions {
     pub policy_json: Option<String>,
     /// Skip the instruction-set level check.
     pub disable_isa_check: bool,
+    /// Libraries (by `DT_NEEDED` name, shell-style globs) treated as provided by the installing
+    /// system or another wheel: never external, never grafted, and what they need is not
+    /// followed.
+    pub exclude: Vec<glob::Pattern>,
+}
+
+impl AuditOptions {
+    fn excluded(&self, name: &str) -> bool {
+        self.exclude.iter().any(|p| p.matches(name))
+    }
 }
 
 /// The libc and architecture of the machine running this program.
@@ -132,8 +142,16 @@ struct ExternalRef {
     blacklist: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
 }
 
-fn external_refs(policy: &Policy, top: &Member, tree: &DepTree, into: &mut ExternalRef) {
-    let keep = |name: &String| !is_loader(name) && !policy.lib_whitelist.contains(name);
+fn external_refs(
+    policy: &Policy,
+    top: &Member,
+    tree: &DepTree,
+    opts: &AuditOptions,
+    into: &mut ExternalRef,
+) {
+    let keep = |name: &String| {
+        !is_loader(name) && !policy.lib_whitelist.contains(name) && !opts.excluded(name)
+    };
     // Closure of non-whitelisted libraries, through in-wheel ones too.
     let mut pending: Vec<(String, String)> = top
         .elf
@@ -557,7 +575,7 @@ pub fn audit_wheel(path: &Path, opts: &AuditOptions) -> Result<WheelReport, Audi
             let mut r = ExternalRef::default();
             if !p.is_linux() {
                 for &i in &tops {
-                    external_refs(p, ours[i], &trees[i], &mut r);
+                    external_refs(p, ours[i], &trees[i], opts, &mut r);
                 }
             }
             r

@@ -87,6 +87,10 @@ pub struct ShowArgs {
     /// Do not check the x86-64 instruction-set level.
     #[arg(long)]
     pub disable_isa_ext_check: bool,
+    /// Treat libraries whose name matches this glob as provided by the system or another wheel
+    /// (never external, never grafted). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
     /// Print JSON on stdout (an object for one wheel, an array for several).
     #[arg(long)]
     pub json: bool,
@@ -105,6 +109,14 @@ pub struct LddtreeArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parse `--exclude` globs.
+pub fn parse_globs(globs: &[String]) -> anyhow::Result<Vec<glob::Pattern>> {
+    globs
+        .iter()
+        .map(|g| glob::Pattern::new(g).map_err(|e| anyhow::anyhow!("--exclude {g:?}: {e}")))
+        .collect()
 }
 
 fn main() -> ExitCode {

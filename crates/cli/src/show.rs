@@ -39,6 +39,7 @@ pub fn run(args: &ShowArgs, check: bool) -> anyhow::Result<u8> {
         ldpaths: args.target.ldpaths(),
         policy_json,
         disable_isa_check: args.disable_isa_ext_check,
+        exclude: crate::parse_globs(&args.exclude)?,
     };
     let results: Vec<_> = args
         .wheels

@@ -158,7 +158,7 @@ impl<R: Read> Read for MemberData<'_, R> {
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("{}: truncated ar member", self.ar.what),
+                "truncated ar member (the archive ends early)",
             ));
         }
         self.ar.remaining -= n as u64;

@@ -4,6 +4,7 @@ mod compat_cmd;
 mod elf_cmd;
 mod lddtree_cmd;
 mod output;
+mod repair_cmd;
 mod show;
 mod target_cmd;
 
@@ -41,6 +42,9 @@ enum Command {
     /// Fail (exit 1) when a wheel's own platform tags claim more than it satisfies, or an abi3
     /// wheel uses symbols outside the stable ABI of the Python it claims. For CI.
     Check(ShowArgs),
+    /// Graft external libraries into wheels so they meet a manylinux/musllinux policy, with our
+    /// own ELF patcher, for any architecture from any host; output is reproducible.
+    Repair(repair_cmd::RepairArgs),
     /// Print the shared libraries an ELF file loads, resolved with the dynamic loader's rules
     /// inside a root.
     Lddtree(LddtreeArgs),
@@ -125,6 +129,7 @@ fn main() -> ExitCode {
         Command::Show(args) => show::run(&args, false),
         Command::Check(args) => show::run(&args, true),
         Command::Lddtree(args) => lddtree_cmd::run(&args),
+        Command::Repair(args) => repair_cmd::run(&args),
         Command::Elf(args) => elf_cmd::run(&args),
         Command::Target(args) => target_cmd::run_target(&args),
         Command::Run(args) => target_cmd::run(&args),

@@ -347,6 +347,37 @@ pub(crate) fn gnu_hash_size(c: Codec, d: &[u8], off: u64, count: u64) -> Result<
     )
 }
 
+/// The largest `st_size` of the `.dynsym` entries (the known ones, or the candidate slots
+/// when the count is unknown), capped at `cap`.
+pub(crate) fn dynsym_max_size(
+    m: &Model,
+    d: &[u8],
+    dy: &Dynamic,
+    count: Option<u64>,
+    cap: u64,
+) -> u64 {
+    let Some(symtab) = dy.get(DT_SYMTAB) else {
+        return 0;
+    };
+    let Ok((off, avail)) = m.addr_to_offset(symtab) else {
+        return 0;
+    };
+    let entsize = sym_size(m.c.class);
+    let size_at = match m.c.class {
+        Class::Elf32 => 8,
+        Class::Elf64 => 16,
+    };
+    let n = count.unwrap_or(avail / entsize).min(avail / entsize);
+    (0..n)
+        .filter_map(|i| {
+            let at = off.checked_add(i * entsize + size_at)?;
+            m.c.word(d, at, ".dynsym").ok()
+        })
+        .filter(|&s| s <= cap)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Every `st_name` in `.dynsym`: of the exact entries when the count is known, otherwise of
 /// every entry-sized slot up to the next table or the end of the segment (a superset).
 pub(crate) fn dynsym_names(

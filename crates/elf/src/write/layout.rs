@@ -29,6 +29,8 @@ pub(crate) struct Plan<'a> {
     pub old_strsz: u64,
     /// New sh_info for `.gnu.version_r` (its record count), when it changed.
     pub verneed_info: Option<(u64, u32)>,
+    /// Address space to leave free after the last segment (see `apply`).
+    pub margin: u64,
 }
 
 pub(crate) struct Outcome {
@@ -386,7 +388,11 @@ pub(crate) fn apply(mut work: Vec<u8>, plan: Plan<'_>) -> Result<Outcome, PatchE
                     }
                 })
                 .fold(max_page_size(old.machine), u64::max);
+            // Above every segment, and at least the largest dynamic symbol's size above the
+            // end of the last one: tools (eu-elflint) take an object's relocation to cover
+            // `r_offset + st_size` and would otherwise see a read-only segment written to.
             let mem_end = old.loads().map(Phdr::mem_end).max().unwrap_or(0);
+            let mem_end = add(mem_end, plan.margin)?;
             v = add(align_up(mem_end, page)?, f % page)?;
             tail_start = base;
             seg = Vec::new();
@@ -474,6 +480,8 @@ pub(crate) fn apply(mut work: Vec<u8>, plan: Plan<'_>) -> Result<Outcome, PatchE
             }
         }
     }
+    // Writable only when it holds the dynamic section (ld.so writes DT_DEBUG and, before glibc
+    // 2.35, relocates the entries in place).
     let flags = PF_R | if dyn_in_seg { PF_W } else { 0 };
     match &ours {
         Some(o) => {

@@ -413,6 +413,23 @@ pub fn patch(data: &[u8], p: &Patch) -> Result<Patched, PatchError> {
         .collect();
     let vn_removed = vn_keep.iter().any(|k| !k);
 
+    // A static PIE relocates itself and has no loader to read these: its startup code asserts
+    // that they are absent.
+    const DT_FLAGS_1: u64 = 0x6fff_fffb;
+    const DF_1_PIE: u64 = 0x0800_0000;
+    let static_pie = !m.phdrs.iter().any(|p| p.kind == model::PT_INTERP)
+        && dy.get(DT_FLAGS_1).is_some_and(|f| f & DF_1_PIE != 0);
+    if static_pie
+        && !changes.is_empty()
+        && ents
+            .iter()
+            .any(|e| matches!(e.tag, DT_NEEDED | DT_RPATH | DT_RUNPATH))
+    {
+        return Err(PatchError::Unsupported(
+            "a static-pie executable cannot have DT_NEEDED, DT_RPATH or DT_RUNPATH".into(),
+        ));
+    }
+
     let old_size = data.len() as u64;
     if changes.is_empty() {
         return Ok(Patched {
@@ -562,6 +579,7 @@ pub fn patch(data: &[u8], p: &Patch) -> Result<Patched, PatchError> {
             strtab_off,
             old_strsz: table.len() as u64,
             verneed_info,
+            margin: dynamic::dynsym_max_size(&m, data, &dy, count, 1 << 28),
         },
     )?;
     // The result must read back.

@@ -169,6 +169,22 @@ impl Model {
                 shdrs.push(read_shdr(c, table, i * shentsize)?);
             }
         }
+        // Everything the headers describe must be in the file: a cut-off file is not patched.
+        let len = d.len() as u64;
+        let beyond = |end: Option<u64>| !matches!(end, Some(e) if e <= len);
+        if phdrs.iter().any(|p| beyond(p.offset.checked_add(p.filesz))) {
+            return Err(Error::Truncated("segment beyond the end of the file"));
+        }
+        if shdrs.iter().any(|s| {
+            let size = if s.kind == SHT_NOBITS || s.kind == SHT_NULL {
+                0
+            } else {
+                s.size
+            };
+            beyond(s.offset.checked_add(size))
+        }) {
+            return Err(Error::Truncated("section beyond the end of the file"));
+        }
         Ok(Model {
             c,
             machine,

@@ -195,26 +195,36 @@ fn pad(s: &str, width: usize) -> String {
     format!("{s}{}", " ".repeat(width.saturating_sub(n)))
 }
 
-/// Items joined with `sep`, wrapped at `width` columns, continuation lines indented.
+/// Items joined with `sep`, wrapped at `width` columns, continuation lines indented by
+/// `indent` (the first line starts at that column too).
 fn wrap(items: &[String], sep: &str, indent: usize, width: usize) -> String {
+    wrap_from(items, sep, indent, indent, width)
+}
+
+/// [`wrap`] with the first line starting at column `start`.
+fn wrap_from(items: &[String], sep: &str, start: usize, indent: usize, width: usize) -> String {
+    let glue = sep.trim_end();
+    let gap = sep.len() - glue.len();
     let mut out = String::new();
-    let mut col = indent;
+    let mut col = start;
     for (i, item) in items.iter().enumerate() {
         let piece = if i + 1 < items.len() {
-            format!("{item}{sep}")
+            format!("{item}{glue}")
         } else {
             item.clone()
         };
         let n = piece.chars().count();
-        if col + n > width && col > indent {
-            out.push('\n');
-            out.push_str(&" ".repeat(indent));
-            col = indent;
+        if i > 0 {
+            if col + gap + n > width {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                col = indent;
+            } else {
+                out.push_str(&" ".repeat(gap));
+                col += gap;
+            }
         }
-        out.push_str(piece.trim_end_matches(' ').trim_end_matches(' '));
-        if piece.ends_with(' ') {
-            out.push(' ');
-        }
+        out.push_str(&piece);
         col += n;
     }
     out
@@ -360,7 +370,7 @@ fn render_coverage(c: &Coverage, all: bool, s: &Style) -> String {
     let hidden = c
         .distros
         .iter()
-        .filter(|d| !d.pairs.is_empty() && !(all || d.supported))
+        .filter(|d| !(d.pairs.is_empty() || all || d.supported))
         .count();
     let name_w = shown
         .iter()
@@ -549,7 +559,8 @@ pub fn run_policy(args: &PolicyArgs) -> anyhow::Result<u8> {
                 );
                 for (lib, syms) in &d.blacklist {
                     let head = format!("{lib} ({})", syms.len());
-                    let _ = writeln!(out, "  {head}: {}", wrap(syms, ", ", 4, 100));
+                    let start = 2 + head.chars().count() + 2;
+                    let _ = writeln!(out, "  {head}: {}", wrap_from(syms, ", ", start, 4, 100));
                 }
             }
             output::out(&out);

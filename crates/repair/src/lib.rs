@@ -27,6 +27,9 @@ pub struct RepairOptions {
     pub out_dir: PathBuf,
     /// Only the requested tag, not also the more compatible ones the wheel satisfies.
     pub only_plat: bool,
+    /// Remove debugging sections and the static symbol table from the grafted libraries (our
+    /// own code, like `strip -s`; nothing that is loaded changes).
+    pub strip: bool,
     pub write: WriteOptions,
 }
 
@@ -40,6 +43,8 @@ pub struct Grafted {
     /// Where it was copied from.
     pub source: String,
     pub size: u64,
+    /// Bytes `--strip` removed from it (0 without `--strip`).
+    pub stripped: u64,
 }
 
 /// What a repair did.
@@ -322,6 +327,20 @@ pub fn repair_wheel(input: &Path, opts: &RepairOptions) -> Result<RepairOutcome,
     let patched_libs: Vec<(String, Vec<u8>, Grafted)> = grafts
         .par_iter()
         .map(|(soname, (new_name, data, origin))| {
+            let mut stripped = 0;
+            let stripped_data;
+            let data = if opts.strip {
+                let s = manywheel_elf::strip(data).map_err(|source| RepairError::Patch {
+                    wheel: name.clone(),
+                    member: origin.clone(),
+                    source,
+                })?;
+                stripped = s.report.saved();
+                stripped_data = s.data;
+                &stripped_data
+            } else {
+                data
+            };
             let elf = manywheel_elf::parse(data).map_err(|e| RepairError::Patch {
                 wheel: name.clone(),
                 member: origin.clone(),
@@ -361,6 +380,7 @@ pub fn repair_wheel(input: &Path, opts: &RepairOptions) -> Result<RepairOutcome,
                 member: member.clone(),
                 source: origin.clone(),
                 size: out.data.len() as u64,
+                stripped,
             };
             Ok((member, out.data, info))
         })

@@ -12,6 +12,7 @@ mod items;
 mod layout;
 mod model;
 mod strings;
+mod strip;
 
 use buf::{slice, Codec};
 use dynamic::{
@@ -22,6 +23,7 @@ use dynamic::{
 use items::Kind;
 use model::{Model, SHT_DYNAMIC, SHT_DYNSYM, SHT_GNU_VERDEF, SHT_GNU_VERNEED, SHT_STRTAB};
 use strings::{RefId, Request};
+pub use strip::{strip, StripReport, Stripped};
 
 use crate::Error;
 

@@ -34,8 +34,12 @@ pub enum LibcArg {
 pub struct TagsArgs {
     /// Read this root (a sysroot, an unpacked image) instead of the host's `/`. Nothing in it is
     /// executed.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
     pub sysroot: Option<PathBuf>,
+    /// Read the sysroot of a target made by `manywheel target add` (its name, as `target list`
+    /// shows it; with `--arch`, the bookworm target of that architecture when NAME is omitted).
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub target: Option<String>,
     /// The architecture to pick when the root has C libraries of several.
     #[arg(long, value_name = "ARCH")]
     pub arch: Option<String>,
@@ -233,12 +237,39 @@ fn wrap_from(items: &[String], sep: &str, start: usize, indent: usize, width: us
 // ---------------------------------------------------------------------------------------
 // tags
 
+/// The sysroot of an installed target: by name, or (empty name) the one `run --arch` would use.
+fn target_root(name: &str, arch: Option<&str>) -> anyhow::Result<PathBuf> {
+    let cache = manywheel_target::Cache::from_env()?;
+    let t = if name.is_empty() {
+        let arch = arch.ok_or_else(|| {
+            anyhow::anyhow!("--target without a name needs --arch (or give the target's name)")
+        })?;
+        manywheel_target::Target::find(&cache, parse_arch(arch)?, None)?
+    } else {
+        let t = manywheel_target::Target::open(&cache, name)?;
+        if let Some(a) = arch {
+            let want = parse_arch(a)?;
+            anyhow::ensure!(
+                t.arch() == want,
+                "target {name} is {}, not {want}",
+                t.arch()
+            );
+        }
+        t
+    };
+    Ok(t.root)
+}
+
 pub fn run_tags(args: &TagsArgs) -> anyhow::Result<u8> {
     if let Some(dir) = &args.sysroot {
         anyhow::ensure!(dir.is_dir(), "--sysroot {}: not a directory", dir.display());
     }
+    let sysroot = match &args.target {
+        Some(name) => Some(target_root(name, args.arch.as_deref())?),
+        None => args.sysroot.clone(),
+    };
     let opts = DetectOptions {
-        root: args.sysroot.clone(),
+        root: sysroot.clone(),
         arch: args.arch.as_deref().map(parse_arch).transpose()?,
         libc: args.libc.map(|l| match l {
             LibcArg::Glibc => Libc::Glibc,
@@ -251,7 +282,7 @@ pub fn run_tags(args: &TagsArgs) -> anyhow::Result<u8> {
         LinuxTagArg::Last => LinuxTagPlace::Last,
     };
     let platforms = platform_tags(found.libc, found.version, found.arch, found.abi_ok, place);
-    let root = args.sysroot.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let root = sysroot.unwrap_or_else(|| PathBuf::from("/"));
     if let Some(why) = &found.abi_problem {
         output::warning_line(&format!(
             "{}: {why}; no manylinux tags (packaging applies the same check)",

@@ -1,6 +1,8 @@
 //! Shared helpers of the CLI integration tests.
 #![allow(dead_code)]
 
+pub mod targets;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -16,12 +16,11 @@ fn reference_dir() -> Option<PathBuf> {
         Some(d) => PathBuf::from(d),
         None => {
             let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/lib");
-            let site = std::fs::read_dir(&lib)
+            std::fs::read_dir(&lib)
                 .ok()?
                 .filter_map(|e| e.ok())
                 .map(|e| e.path().join("site-packages/auditwheel/policy"))
-                .find(|p| p.is_dir())?;
-            site
+                .find(|p| p.is_dir())?
         }
     };
     dir.join("manylinux-policy.json").is_file().then_some(dir)

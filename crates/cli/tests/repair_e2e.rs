@@ -802,6 +802,17 @@ fn repair_and_load(arch: &str) {
         libs,
         "{arch}: grafted files"
     );
+    let wheel_file = "zmod-1.0.dist-info/WHEEL";
+    assert_eq!(
+        std::fs::read_to_string(tree.join(wheel_file))
+            .unwrap()
+            .trim_end(),
+        // auditwheel's email writer ends it with an empty line.
+        std::fs::read_to_string(aw_tree.join(wheel_file))
+            .unwrap()
+            .trim_end(),
+        "{arch}: WHEEL"
+    );
     for m in [&fx.ext_member, &fx.two_member] {
         let (mut a, pa) = dynamic(&tree.join(m));
         let (mut b, pb) = dynamic(&aw_tree.join(m));
@@ -825,4 +836,380 @@ fn repaired_extensions_load_their_grafted_libraries_on_every_arch() {
             sc.spawn(move || repair_and_load(arch));
         }
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Behaviour through the CLI
+// ---------------------------------------------------------------------------------------------
+
+/// The `error:` lines of stderr; asserts there is exactly one and nothing else.
+fn one_error_line(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    lines[0].to_string()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn fresh(dir: &Path) -> PathBuf {
+    let _ = std::fs::remove_dir_all(dir);
+    dir.to_path_buf()
+}
+
+/// Glibc symbols newer than 2.17 that `lib` imports, as `readelf --dyn-syms` shows them.
+fn symbols_newer_than_2_17(lib: &Path) -> Vec<String> {
+    let o = sh(Command::new("readelf").args(["--dyn-syms", "-W"]).arg(lib));
+    let mut v = Vec::new();
+    for l in String::from_utf8_lossy(&o.stdout).lines() {
+        let Some(sym) = l.split_whitespace().nth(7) else {
+            continue;
+        };
+        let Some((name, ver)) = sym.split_once("@GLIBC_2.") else {
+            continue;
+        };
+        let minor: u32 = ver
+            .trim_start_matches('@')
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if minor > 17 && l.contains(" UND ") {
+            v.push(format!("{name}@GLIBC_2.{minor}"));
+        }
+    }
+    v
+}
+
+#[test]
+fn plat_accepts_any_policy_of_the_wheels_arch_and_refuses_naming_the_symbols() {
+    let Some(fx) = fixture("aarch64") else { return };
+    let lookup = fx.lookup_args();
+    let w = fresh(&fx.dir.join("plat"));
+    let run = |plat: &str, extra: &[&str]| {
+        let mut a = args(&["--plat", plat, "-w"]);
+        a.push(s(&w));
+        a.extend(args(extra));
+        a.extend(lookup.clone());
+        a.push(s(&fx.wheel));
+        manywheel_repair(&a)
+    };
+    // A tag less compatible than the best: both tags, unless --only-plat.
+    let o = run("manylinux_2_35_aarch64", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        dir_entries(&w),
+        ["zmod-1.0-cp311-cp311-manylinux_2_34_aarch64.manylinux_2_35_aarch64.whl"]
+    );
+    let _ = std::fs::remove_dir_all(&w);
+    let o = run("manylinux_2_35_aarch64", &["--only-plat"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        dir_entries(&w),
+        ["zmod-1.0-cp311-cp311-manylinux_2_35_aarch64.whl"]
+    );
+    let _ = std::fs::remove_dir_all(&w);
+    // A policy name without the arch, on an x86_64 host.
+    let o = run("manylinux_2_34", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        dir_entries(&w),
+        ["zmod-1.0-cp311-cp311-manylinux_2_34_aarch64.whl"]
+    );
+    let _ = std::fs::remove_dir_all(&w);
+
+    // Too compatible for the symbols: refused (exit 1), naming every symbol that is too new;
+    // by alias or by tag alike.
+    let zstd = std::fs::read_dir(&fx.lib_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("libzstd.so.1.")
+        })
+        .unwrap();
+    let too_new = symbols_newer_than_2_17(&zstd);
+    assert!(!too_new.is_empty());
+    for plat in [
+        "manylinux2014",
+        "manylinux2014_aarch64",
+        "manylinux_2_17_aarch64",
+    ] {
+        let o = run(plat, &[]);
+        assert_eq!(o.status.code(), Some(1), "{plat}: {}", text(&o));
+        let err = one_error_line(&o);
+        assert!(
+            err.contains("cannot repair to manylinux_2_17_aarch64"),
+            "{err}"
+        );
+        assert!(err.contains("manylinux_2_34_aarch64"), "{err}");
+        for sym in &too_new {
+            assert!(err.contains(sym.as_str()), "{plat}: {sym} not named: {err}");
+        }
+        assert_eq!(dir_entries(&w), Vec::<String>::new(), "{plat}");
+    }
+    // Not a policy of this arch or libc: a usage error.
+    for plat in [
+        "manylinux2010_aarch64",
+        "musllinux_1_2",
+        "manylinux_2_17_x86_64",
+        "nonsense",
+    ] {
+        let o = run(plat, &[]);
+        assert_eq!(o.status.code(), Some(2), "{plat}: {}", text(&o));
+        let err = one_error_line(&o);
+        assert!(err.contains("is not a policy"), "{err}");
+        assert_eq!(dir_entries(&w), Vec::<String>::new(), "{plat}");
+    }
+}
+
+#[test]
+fn exclude_leaves_matching_libraries_to_the_system_like_auditwheel() {
+    let Some(fx) = fixture("x86_64") else { return };
+    let w = fresh(&fx.dir.join("exclude"));
+    let mut a = args(&["--exclude", "libzstd*", "-w"]);
+    a.push(s(&w));
+    a.extend(fx.lookup_args());
+    a.push(s(&fx.wheel));
+    let o = manywheel_repair(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let ours = only_wheel(&w);
+    let tree = fx.dir.join("exclude-tree");
+    unpack(&ours, &tree);
+    let libs = dir_entries(&tree.join("zmod.libs"));
+    assert_eq!(libs.len(), 2, "{libs:?}");
+    assert!(libs
+        .iter()
+        .all(|l| l.starts_with("libhelper-") || l.starts_with("libextra-")));
+    let (needed, _) = dynamic(&tree.join(&fx.ext_member));
+    assert!(needed.contains(&"libzstd.so.1".to_string()), "{needed:?}");
+    let extra = libs.iter().find(|l| l.starts_with("libextra-")).unwrap();
+    let (needed, _) = dynamic(&tree.join("zmod.libs").join(extra));
+    assert!(needed.contains(&"libzstd.so.1".to_string()), "{needed:?}");
+
+    let Some(aw) = auditwheel() else {
+        skip("auditwheel not installed in .venv");
+        return;
+    };
+    let aw_out = fresh(&fx.dir.join("exclude-aw"));
+    let o = sh(Command::new(&aw)
+        .args([
+            "repair",
+            "--exclude",
+            "libzstd*",
+            "--plat",
+            "auto",
+            "--ldpaths",
+        ])
+        .arg(fx.ldpaths())
+        .arg("-w")
+        .arg(&aw_out)
+        .arg(&fx.wheel)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                aw.parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        ));
+    assert!(o.status.success(), "auditwheel: {}", text(&o));
+    let theirs = only_wheel(&aw_out);
+    assert_eq!(ours.file_name(), theirs.file_name());
+    let aw_tree = fx.dir.join("exclude-aw-tree");
+    unpack(&theirs, &aw_tree);
+    assert_eq!(dir_entries(&aw_tree.join("zmod.libs")), libs);
+}
+
+/// (name, CRC-32, size, date_time) of every member, from Python's zipfile.
+fn zip_listing(wheel: &Path) -> Vec<(String, String, String, String)> {
+    let o = sh(Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, zipfile\n\
+         for i in zipfile.ZipFile(sys.argv[1]).infolist():\n    \
+         print(i.filename, i.CRC, i.file_size, '-'.join(map(str, i.date_time)), sep='\\t')",
+        )
+        .arg(wheel));
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].into(), f[1].into(), f[2].into(), f[3].into())
+        })
+        .collect()
+}
+
+#[test]
+fn repair_is_reproducible_and_idempotent() {
+    let Some(fx) = fixture("x86_64") else { return };
+    let repair_into = |dir: &Path, epoch: &str, wheel: &Path| {
+        let _ = std::fs::remove_dir_all(dir);
+        let o = sh(manywheel()
+            .arg("repair")
+            .arg("-w")
+            .arg(dir)
+            .args(fx.lookup_args())
+            .arg(wheel)
+            .env("SOURCE_DATE_EPOCH", epoch));
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        (only_wheel(dir), o)
+    };
+    let (a, _) = repair_into(&fx.dir.join("repro-a"), "1700000000", &fx.wheel);
+    let (b, _) = repair_into(&fx.dir.join("repro-b"), "1700000000", &fx.wheel);
+    assert_eq!(a.file_name(), b.file_name());
+    assert!(
+        std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+        "two runs differ"
+    );
+    // Another SOURCE_DATE_EPOCH: only the timestamps change.
+    let (c, _) = repair_into(&fx.dir.join("repro-c"), "1600000000", &fx.wheel);
+    let (la, lc) = (zip_listing(&a), zip_listing(&c));
+    assert_eq!(la.len(), lc.len());
+    for (x, y) in la.iter().zip(&lc) {
+        assert_eq!((&x.0, &x.1, &x.2), (&y.0, &y.1, &y.2));
+        assert_ne!(
+            x.3, y.3,
+            "{}: timestamp did not follow SOURCE_DATE_EPOCH",
+            x.0
+        );
+    }
+    assert!(la.iter().any(|m| m.0.ends_with("RECORD")));
+    assert!(la.iter().any(|m| m.0.ends_with("sboms/manywheel.cdx.json")));
+    // Repairing the repaired wheel changes nothing.
+    let (d, o) = repair_into(&fx.dir.join("repro-d"), "1600000000", &a);
+    assert_eq!(d.file_name(), a.file_name());
+    assert!(
+        std::fs::read(&d).unwrap() == std::fs::read(&a).unwrap(),
+        "second repair changed the wheel"
+    );
+    assert!(text(&o).contains("copied unchanged"), "{}", text(&o));
+    // pip's view: every RECORD hash matches (Python's zipfile and hashlib, not our code).
+    let o = sh(Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import base64, csv, hashlib, io, sys, zipfile\n\
+         z = zipfile.ZipFile(sys.argv[1])\n\
+         rec = [n for n in z.namelist() if n.endswith('.dist-info/RECORD')][0]\n\
+         rows = list(csv.reader(io.TextIOWrapper(z.open(rec))))\n\
+         assert sorted(r[0] for r in rows) == sorted(z.namelist()), 'RECORD lists other files'\n\
+         for name, h, size in rows:\n    \
+         if name == rec: continue\n    \
+         data = z.read(name)\n    \
+         d = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()\n    \
+         assert h == 'sha256=' + d and int(size) == len(data), name\n\
+         print('ok')",
+        )
+        .arg(&a));
+    assert_eq!(text(&o), "ok\n");
+}
+
+#[test]
+fn failures_leave_nothing_in_the_wheelhouse_and_the_input_untouched() {
+    let Some(fx) = fixture("x86_64") else { return };
+    let before = sha256(&fx.wheel);
+    // A library that cannot be found (no --ldpaths: libhelper is nowhere on the host).
+    let w = fresh(&fx.dir.join("fail"));
+    let o = manywheel_repair(&["-w".into(), s(&w), s(&fx.wheel)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = one_error_line(&o);
+    assert!(err.contains("libhelper.so.1 could not be located"), "{err}");
+    assert_eq!(dir_entries(&w), Vec::<String>::new());
+    // The output cannot be written (its name is taken by a directory): no temporary file
+    // is left behind, nothing else appears.
+    let o = manywheel_repair(&{
+        let mut a = vec!["-w".to_string(), s(&w), "--json".into()];
+        a.extend(fx.lookup_args());
+        a.push(s(&fx.wheel));
+        a
+    });
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let name = only_wheel(&w).file_name().unwrap().to_owned();
+    std::fs::remove_file(w.join(&name)).unwrap();
+    std::fs::create_dir_all(w.join(&name).join("x")).unwrap();
+    let mut a = vec!["-w".to_string(), s(&w)];
+    a.extend(fx.lookup_args());
+    a.push(s(&fx.wheel));
+    let o = manywheel_repair(&a);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    one_error_line(&o);
+    assert_eq!(dir_entries(&w), [name.to_string_lossy().into_owned()]);
+    assert_eq!(dir_entries(&w.join(&name)), ["x"]);
+    assert_eq!(sha256(&fx.wheel), before);
+}
+
+#[test]
+fn bad_input_is_one_error_line() {
+    let Some(fx) = fixture("x86_64") else { return };
+    let d = fx.dir.join("bad");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let w = d.join("wheelhouse");
+    let not_zip = d.join("zmod-1.0-cp311-cp311-linux_x86_64.whl");
+    std::fs::write(&not_zip, b"this is not a zip file").unwrap();
+    let truncated_dir = d.join("t");
+    std::fs::create_dir_all(&truncated_dir).unwrap();
+    let truncated = truncated_dir.join("zmod-1.0-cp311-cp311-linux_x86_64.whl");
+    let data = std::fs::read(&fx.wheel).unwrap();
+    std::fs::write(&truncated, &data[..data.len() / 2]).unwrap();
+    // A member that does not match its RECORD hash: the extension's bytes changed.
+    let tampered_dir = d.join("r");
+    std::fs::create_dir_all(&tampered_dir).unwrap();
+    let tampered = tampered_dir.join("zmod-1.0-cp311-cp311-linux_x86_64.whl");
+    let o = sh(Command::new("python3").arg("-c").arg(
+        "import sys, zipfile\n\
+         src, dst, victim = sys.argv[1:]\n\
+         with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, 'w', zipfile.ZIP_DEFLATED) as b:\n    \
+         for i in a.infolist():\n        \
+         data = a.read(i)\n        \
+         if i.filename == victim: data = data[:-1] + bytes([data[-1] ^ 1])\n        \
+         b.writestr(i, data)",
+    ).arg(&fx.wheel).arg(&tampered).arg(&fx.ext_member));
+    assert!(o.status.success(), "{}", text(&o));
+    let pure_dir = d.join("p");
+    std::fs::create_dir_all(&pure_dir).unwrap();
+    let pure = WheelSpec {
+        path: pure_dir.join("purepkg-1.0-py3-none-any.whl"),
+        members: vec![("purepkg/__init__.py".into(), d.join("../driver.c"))],
+    };
+    fixtures::write_wheels(&[&pure]);
+
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![s(&d.join("missing.whl"))], "no such file"),
+        (vec![s(&not_zip)], ""),
+        (vec![s(&truncated)], ""),
+        (vec![s(&tampered)], "RECORD"),
+        (vec![s(&pure.path)], "pure Python"),
+        (
+            vec!["--sysroot".into(), s(&d.join("nowhere")), s(&fx.wheel)],
+            "--sysroot",
+        ),
+        (
+            vec!["--plat".into(), "manylinux_9_99".into(), s(&fx.wheel)],
+            "not a policy",
+        ),
+    ];
+    let inputs: Vec<(PathBuf, String)> = [&not_zip, &truncated, &tampered, &pure.path]
+        .iter()
+        .map(|p| (p.to_path_buf(), sha256(p)))
+        .collect();
+    for (extra, needle) in cases {
+        let mut a = vec!["-w".to_string(), s(&w)];
+        a.extend(extra.clone());
+        let o = manywheel_repair(&a);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", text(&o));
+        let err = one_error_line(&o);
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert_eq!(dir_entries(&w), Vec::<String>::new(), "{extra:?}");
+    }
+    for (p, sum) in inputs {
+        assert_eq!(sha256(&p), sum, "{} changed", p.display());
+    }
 }

@@ -70,8 +70,12 @@ pub enum RepairError {
     Audit(#[from] manywheel_audit::AuditError),
     #[error(transparent)]
     Wheel(#[from] manywheel_wheel::Error),
+    /// The wheel cannot meet the request (a check failed).
     #[error("{wheel}: {reason}")]
     Refused { wheel: String, reason: String },
+    /// The request or the input is unusable (unknown policy, pure wheel, bad policy file).
+    #[error("{wheel}: {reason}")]
+    Input { wheel: String, reason: String },
     #[error("{wheel}: patching {member}: {source}")]
     Patch {
         wheel: String,
@@ -83,6 +87,13 @@ pub enum RepairError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+fn bad_input(wheel: &str, reason: impl Into<String>) -> RepairError {
+    RepairError::Input {
+        wheel: wheel.to_string(),
+        reason: reason.into(),
+    }
 }
 
 fn refused(wheel: &str, reason: impl Into<String>) -> RepairError {
@@ -169,7 +180,7 @@ fn target_tags(
         }
         Some(name) => {
             let policy = policies.get(name).ok_or_else(|| {
-                refused(
+                bad_input(
                     &report.wheel,
                     format!(
                         "{name:?} is not a policy for this {} {} wheel (known: {})",
@@ -260,10 +271,13 @@ pub fn repair_wheel(input: &Path, opts: &RepairOptions) -> Result<RepairOutcome,
     let wheel = Wheel::open(input)?;
     let name = report.wheel.clone();
     if report.pure {
-        return Err(refused(&name, "a pure Python wheel has nothing to repair"));
+        return Err(bad_input(
+            &name,
+            "a pure Python wheel has nothing to repair",
+        ));
     }
     let arch = Arch::from_name(report.arch.as_deref().unwrap_or_default())
-        .map_err(|e| refused(&name, e.to_string()))?;
+        .map_err(|e| bad_input(&name, e.to_string()))?;
     let libc = if report.libc.as_deref() == Some("musl") {
         Libc::Musl
     } else {
@@ -271,7 +285,7 @@ pub fn repair_wheel(input: &Path, opts: &RepairOptions) -> Result<RepairOutcome,
     };
     let policies = match &opts.audit.policy_json {
         Some(json) => {
-            PolicySet::from_json(json, libc, arch).map_err(|e| refused(&name, e.to_string()))?
+            PolicySet::from_json(json, libc, arch).map_err(|e| bad_input(&name, e.to_string()))?
         }
         None => PolicySet::embedded(libc, arch),
     };

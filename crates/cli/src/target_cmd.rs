@@ -21,6 +21,11 @@ pub enum TargetAction {
     /// Build a sysroot with a working CPython for an architecture from a Debian mirror
     /// (no root, Docker or binfmt needed). Packages and indices are verified by SHA256 and
     /// cached; a second add is quick. Foreign architectures also get qemu-<arch>-static.
+    ///
+    /// With --image REF, the sysroot is an OCI/Docker image instead (e.g.
+    /// quay.io/pypa/manylinux2014_aarch64: CentOS 7, glibc 2.17, CPythons in /opt/python),
+    /// pulled with the registry v2 API (anonymous token auth) and flattened layer by layer,
+    /// without a container engine. Every blob is verified by SHA256 and cached.
     Add(AddArgs),
     /// List the targets in the cache.
     List(ListArgs),
@@ -40,8 +45,27 @@ pub struct AddArgs {
     #[arg(long, value_name = "URL", default_value = target::DEFAULT_MIRROR)]
     pub mirror: String,
     /// Also install this package (with its dependencies); may be repeated.
-    #[arg(long = "package", value_name = "NAME")]
+    #[arg(long = "package", value_name = "NAME", conflicts_with = "image")]
     pub packages: Vec<String>,
+    /// Flatten this OCI/Docker image instead of building from Debian:
+    /// [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST] (Docker Hub when no host is given; a
+    /// manifest list is resolved to linux/ARCH). --mirror/--distro then only say where qemu
+    /// comes from.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// Name of the image target (default: <image name>-<tag>[-<arch>], e.g.
+    /// manylinux2014_aarch64-latest).
+    #[arg(long, value_name = "NAME", requires = "image")]
+    pub name: Option<String>,
+    /// With --image: the CPython `python3` runs, e.g. 3.11, 3.13t or cp311 (default: the
+    /// newest final release in /opt/python, else /usr/bin/python3). Can be changed later
+    /// without pulling again.
+    #[arg(long, value_name = "VERSION", requires = "image")]
+    pub python: Option<String>,
+    /// With --image: allow plain http to a registry not on this machine (loopback registries
+    /// always use http).
+    #[arg(long, requires = "image")]
+    pub insecure: bool,
     /// Do not download qemu; `run` will use qemu-<arch>-static from PATH.
     #[arg(long)]
     pub qemu_from_path: bool,
@@ -110,6 +134,9 @@ pub fn run_target(cmd: &TargetCmd) -> Result<u8> {
 }
 
 fn add(cache: &Cache, a: &AddArgs) -> Result<u8> {
+    if let Some(image) = &a.image {
+        return add_image(cache, a, image);
+    }
     let mut opts = AddOptions::new(parse_arch(&a.arch)?);
     opts.distro = Distro::parse(&a.distro)?;
     opts.mirror = a.mirror.clone();
@@ -131,6 +158,36 @@ fn add(cache: &Cache, a: &AddArgs) -> Result<u8> {
     if let AddOutcome::Present(_) = outcome {
         if !a.quiet {
             eprintln!("{} is already present (use --force to rebuild)", m.name);
+        }
+    }
+    println!("{}", cache.target_dir(&m.name).display());
+    Ok(0)
+}
+
+fn add_image(cache: &Cache, a: &AddArgs, image: &str) -> Result<u8> {
+    let mut opts = target::ImageOptions::new(parse_arch(&a.arch)?, image);
+    opts.name = a.name.clone();
+    opts.python = a.python.clone();
+    opts.insecure = a.insecure;
+    opts.force = a.force;
+    opts.jobs = a.jobs.max(1);
+    opts.mirror = a.mirror.clone();
+    opts.qemu_distro = Distro::parse(&a.distro)?;
+    opts.qemu = if a.qemu_from_path {
+        QemuMode::FromPath
+    } else {
+        QemuMode::Download
+    };
+    let progress = if a.quiet {
+        Progress::quiet()
+    } else {
+        Progress::stderr()
+    };
+    let outcome = target::add_image(cache, &opts, &progress)?;
+    let m = outcome.manifest();
+    if let AddOutcome::Present(_) = outcome {
+        if !a.quiet {
+            eprintln!("{} is already present (use --force to pull again)", m.name);
         }
     }
     println!("{}", cache.target_dir(&m.name).display());

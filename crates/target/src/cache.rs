@@ -4,6 +4,7 @@
 //! $MANYWHEEL_CACHE (default $XDG_CACHE_HOME/manywheel, ~/.cache/manywheel)
 //! ├── targets/<distro>-<suite>-<arch>/   complete sysroots, each with manifest.json
 //! ├── debs/<file>.deb                    verified packages, shared by all targets
+//! ├── blobs/sha256/<hex>                 verified image layers and configs (`--image`), shared
 //! ├── index/<mirror>/<suite>/            Release files and Packages indices
 //! ├── qemu/<distro>-<suite>/qemu-<arch>-static
 //! ├── locks/<target>.lock                held while a target is added or removed
@@ -60,6 +61,11 @@ impl Cache {
 
     pub fn debs_dir(&self) -> PathBuf {
         self.root.join("debs")
+    }
+
+    /// Content-addressed blobs of OCI images.
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs")
     }
 
     pub fn tmp_dir(&self) -> PathBuf {

@@ -21,6 +21,7 @@ pub mod cache;
 pub mod control;
 pub mod deb;
 pub mod fetch;
+pub mod oci;
 pub mod packages;
 mod progress;
 pub mod qemu;
@@ -31,6 +32,7 @@ pub mod unpack;
 pub mod version;
 
 pub use cache::Cache;
+pub use oci::{add_image, ImageOptions};
 pub use progress::Progress;
 pub use run::{RunOptions, Target};
 pub use sysroot::{

@@ -190,6 +190,9 @@ impl Target {
     /// absolute path is taken inside the target when it exists there; other paths are host
     /// paths (a program built for the target).
     pub fn resolve_program(&self, program: &str) -> Result<PathBuf, Error> {
+        if let Some(p) = self.image_python(program)? {
+            return Ok(p);
+        }
         let name = if program == "python" {
             BASE_PACKAGE
         } else {
@@ -222,6 +225,35 @@ impl Target {
             return Ok(path.to_path_buf());
         }
         Err(Error::Usage(format!("{program}: no such file")))
+    }
+
+    /// In a target made from an image, `python`/`python3` is the Python recorded in the
+    /// manifest (chosen with `--python`; manylinux keeps them in `/opt/python`), and
+    /// `python3.X` is that version's CPython. `None`: not such a name, or not an image target.
+    fn image_python(&self, program: &str) -> Result<Option<PathBuf>, Error> {
+        let Some(image) = &self.manifest.image else {
+            return Ok(None);
+        };
+        let inside = if program == "python" || program == "python3" {
+            match &self.manifest.python {
+                Some(p) => p.clone(),
+                None => return Err(Error::Usage(format!(
+                    "target {} has no CPython (none in the image {}); run a program of it by path",
+                    self.name, image.reference
+                ))),
+            }
+        } else if let Some(v) = program.strip_prefix("python") {
+            match image.pythons.iter().find(|p| p.version == v) {
+                Some(p) => p.path.clone(),
+                None => return Ok(None),
+            }
+        } else {
+            return Ok(None);
+        };
+        let path = unpack::resolve_path(&self.root, Path::new(&inside)).map_err(|e| {
+            Error::Target(format!("{program} ({inside}) in target {}: {e}", self.name))
+        })?;
+        Ok(Some(path))
     }
 
     /// A command running `program` with `args` for this target (stdin, stdout, stderr and

@@ -175,6 +175,9 @@ pub struct Manifest {
     /// The emulator, for a foreign architecture (absent: native, or qemu from PATH).
     pub qemu: Option<QemuInfo>,
     pub created_unix: u64,
+    /// For a target flattened from an OCI image (`target add --image`): where it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::oci::ImageSource>,
 }
 
 impl Manifest {
@@ -186,7 +189,7 @@ impl Manifest {
             .map_err(|e| Error::Target(format!("{}: bad manifest: {e}", path.display())))
     }
 
-    fn write(&self, dir: &Path) -> Result<(), Error> {
+    pub(crate) fn write(&self, dir: &Path) -> Result<(), Error> {
         let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| Error::Target(format!("manifest: {e}")))?;
         text.push('\n');
@@ -578,6 +581,7 @@ pub fn add(cache: &Cache, opts: &AddOptions, progress: &Progress) -> Result<AddO
         created_unix: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        image: None,
     };
     manifest.write(&root)?;
     publish(cache, &root, &dir, &name)?;
@@ -594,7 +598,7 @@ pub fn add(cache: &Cache, opts: &AddOptions, progress: &Progress) -> Result<AddO
 }
 
 /// Move a finished tree to its place; an older tree of the same name is replaced.
-fn publish(cache: &Cache, root: &Path, dir: &Path, name: &str) -> Result<(), Error> {
+pub(crate) fn publish(cache: &Cache, root: &Path, dir: &Path, name: &str) -> Result<(), Error> {
     let targets = cache.targets_dir();
     fs::create_dir_all(&targets).map_err(|e| unpack::io_err(&targets, e))?;
     let mut old = None;
@@ -613,7 +617,7 @@ fn publish(cache: &Cache, root: &Path, dir: &Path, name: &str) -> Result<(), Err
 }
 
 /// Remove leftovers of interrupted runs for this target (the caller holds its lock).
-fn clean_stale_tmp(cache: &Cache, name: &str) {
+pub(crate) fn clean_stale_tmp(cache: &Cache, name: &str) {
     let prefix = format!("{name}.");
     if let Ok(entries) = fs::read_dir(cache.tmp_dir()) {
         for e in entries.flatten() {
@@ -754,6 +758,9 @@ pub struct TargetInfo {
     /// `native`, `cached`, `missing` or `path` (no cached emulator; one from PATH is needed).
     pub qemu: String,
     pub path: PathBuf,
+    /// The image reference and digest of a target made with `--image`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// The targets in the cache, by name.
@@ -791,6 +798,10 @@ pub fn list(cache: &Cache) -> Result<Vec<TargetInfo>, Error> {
             size_on_disk: disk_usage(&path),
             qemu: qemu.to_string(),
             path,
+            image: m
+                .image
+                .as_ref()
+                .map(|i| format!("{}@{}", i.reference, i.digest)),
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

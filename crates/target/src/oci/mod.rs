@@ -188,6 +188,7 @@ fn fetch_blobs(
     blobs: &[&Descriptor],
     jobs: usize,
     progress: &Progress,
+    label: &str,
 ) -> Result<Vec<PathBuf>, Error> {
     let paths: Vec<PathBuf> = blobs
         .iter()
@@ -205,7 +206,7 @@ fn fetch_blobs(
     }
     let total_bytes: u64 = todo.iter().map(|&i| blobs[i].size).sum();
     progress.message(&format!(
-        "downloading {} of {} layers ({})",
+        "downloading {} of {} {label} ({})",
         todo.len(),
         blobs.len(),
         human_bytes(total_bytes)
@@ -287,12 +288,7 @@ fn resolve_manifest(
 ) -> Result<Resolved, Error> {
     let what = image.to_string();
     let pinned = image.digest.as_deref().map(|d| (d, None));
-    let top = reg
-        .manifest(image.manifest_reference(), pinned)
-        .map_err(|e| match e {
-            Error::NotFound(m) => Error::NotFound(format!("image {what}: {m}")),
-            e => e,
-        })?;
+    let top = reg.manifest(image.manifest_reference(), pinned)?;
     let doc = manifest::parse_document(&top.bytes, top.content_type.as_deref(), &what)?;
     let media = |bytes: &[u8], ct: Option<&str>| {
         serde_json::from_slice::<serde_json::Value>(bytes)
@@ -494,7 +490,7 @@ pub fn add_image(
             cfg_desc.size
         )));
     }
-    let cfg_path = fetch_blobs(cache, &reg, &[cfg_desc], 1, progress)?.remove(0);
+    let cfg_path = fetch_blobs(cache, &reg, &[cfg_desc], 1, progress, "config blob")?.remove(0);
     let cfg_bytes = fs::read(&cfg_path).map_err(|e| unpack::io_err(&cfg_path, e))?;
     let config: ImageConfig = serde_json::from_slice(&cfg_bytes)
         .map_err(|e| Error::Archive(format!("{reference}: bad image configuration: {e}")))?;
@@ -544,7 +540,7 @@ pub fn add_image(
         im.layers.len(),
         human_bytes(layer_bytes)
     ));
-    let blobs = fetch_blobs(cache, &reg, &layer_refs, opts.jobs, progress)?;
+    let blobs = fetch_blobs(cache, &reg, &layer_refs, opts.jobs, progress, "layers")?;
 
     let tmp_parent = cache.tmp_dir();
     fs::create_dir_all(&tmp_parent).map_err(|e| unpack::io_err(&tmp_parent, e))?;

@@ -211,13 +211,13 @@ impl Registry {
             .ok_or_else(|| Error::Download(format!("authentication failed: {realm} sent no token")))
     }
 
-    /// A non-2xx response as an error (404 is [`Error::NotFound`]).
+    /// A non-2xx response as an error.
     fn status_error(&self, resp: ureq::http::Response<ureq::Body>, url: &str) -> Error {
         let status = resp.status().as_u16();
         let body = read_small(resp, 64 << 10, url).unwrap_or_default();
         let msg = registry_message(&body).map_or(String::new(), |m| format!(" ({m})"));
         match status {
-            404 => Error::NotFound(format!("{url}{msg}")),
+            404 => Error::Download(format!("not found: {url}{msg}")),
             403 => Error::Download(format!("authentication failed: {url}: 403 Forbidden{msg}")),
             _ => Error::Download(format!("{url}: HTTP {status}{msg}")),
         }

@@ -1,5 +1,6 @@
 //! The `manywheel` command line: parse arguments, call the libraries, print.
 
+mod build_cmd;
 mod compat_cmd;
 mod elf_cmd;
 mod lddtree_cmd;
@@ -7,6 +8,7 @@ mod output;
 mod repair_cmd;
 mod show;
 mod target_cmd;
+mod test_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +57,9 @@ enum Command {
     /// Run a program of a target sysroot: natively through its own loader (x86_64, i686) or
     /// under qemu-user (others). `python3` is the target's Python.
     Run(target_cmd::RunArgs),
+    /// Install wheels for each architecture's target on the host side and run a test command
+    /// with the target's Python, natively or under qemu-user; every result says which.
+    Test(test_cmd::TestArgs),
     /// Print the platform tags a system accepts, most preferred first, as pip/packaging orders
     /// them: for the host, or for a sysroot, read from its C library (never executed).
     Tags(compat_cmd::TagsArgs),
@@ -63,6 +68,13 @@ enum Command {
     Coverage(compat_cmd::CoverageArgs),
     /// Inspect the policies: list, show, diff, and the impact of moving a baseline.
     Policy(compat_cmd::PolicyArgs),
+    /// Build a project's wheels for every (architecture, CPython) cell, then repair and test
+    /// them: cross (host CPython + cross compiler), hybrid or emulated (qemu) per cell, with a
+    /// provenance record next to each wheel.
+    Build(build_cmd::BuildArgs),
+    /// Print a project's build matrix (one cell per architecture and CPython) as text, JSON,
+    /// or a GitHub/GitLab CI matrix; build one cell with `manywheel build --only ID`.
+    Plan(build_cmd::PlanArgs),
 }
 
 #[derive(Args, Clone)]
@@ -133,9 +145,12 @@ fn main() -> ExitCode {
         Command::Elf(args) => elf_cmd::run(&args),
         Command::Target(args) => target_cmd::run_target(&args),
         Command::Run(args) => target_cmd::run(&args),
+        Command::Test(args) => test_cmd::run(&args),
         Command::Tags(args) => compat_cmd::run_tags(&args),
         Command::Coverage(args) => compat_cmd::run_coverage(&args),
         Command::Policy(args) => compat_cmd::run_policy(&args),
+        Command::Build(args) => build_cmd::run_build(&args),
+        Command::Plan(args) => build_cmd::run_plan(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

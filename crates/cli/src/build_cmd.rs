@@ -149,10 +149,13 @@ pub fn run_build(args: &BuildArgs) -> Result<u8> {
                     match &p.test {
                         Some(t) if t.skipped => text.push_str("  test: skipped (test-skip)\n"),
                         Some(t) => text.push_str(&format!(
-                            "  test: {} ({}, {:.1} s)\n",
-                            if t.passed { "passed" } else { "FAILED" },
+                            "  test: {} ({}{}, cpu {}, {:.1} s{})\n",
+                            t.status,
                             t.how,
-                            t.seconds
+                            t.emulator.as_ref().map_or(String::new(), |e| format!(", {e}")),
+                            t.cpu,
+                            t.seconds,
+                            t.tests.map_or(String::new(), |c| format!("; {c}")),
                         )),
                         None => text.push_str("  test: none configured\n"),
                     }

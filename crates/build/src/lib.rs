@@ -18,6 +18,7 @@
 //! sysroot, optionally tested (`test-command`) with the target's CPython, and written with a
 //! provenance record (`<wheel>.provenance.json`).
 
+pub mod cc_cache;
 pub mod config;
 pub mod plan;
 pub mod provenance;
@@ -132,6 +133,9 @@ pub struct BuildOptions {
     pub run_tests: bool,
     /// No progress messages on stderr.
     pub quiet: bool,
+    /// The command that runs [`cc_cache::main`] (`[manywheel, __cc]`): compilations go through
+    /// the compiler cache. `None`: no cache.
+    pub cc_launcher: Option<Vec<String>>,
 }
 
 /// The outcome of one cell.
@@ -483,11 +487,27 @@ fn build_cell_in(
         .is_native()
         .map_err(|e| BuildError::Target(e.to_string()))?;
 
-    let work = tempfile::Builder::new()
-        .prefix(&format!("manywheel-build-{}-", cell.id))
-        .tempdir()
-        .map_err(|e| BuildError::io(&std::env::temp_dir(), e))?;
-    let w = work.path();
+    // A stable work folder per project and cell (not a random one), so that paths — in
+    // compiler arguments, line markers and debug information — repeat between builds and the
+    // compiler cache hits. Locked: two builds of one cell at once take turns.
+    let project_abs = opts
+        .project
+        .canonicalize()
+        .map_err(|e| BuildError::io(&opts.project, e))?;
+    let project_key = hex(&Sha256::digest(project_abs.to_string_lossy().as_bytes()))[..12].to_string();
+    let work_name = format!("{}-{project_key}", cell.id);
+    let _work_lock = opts
+        .cache
+        .lock(&format!("build-{work_name}"), || {
+            progress.message(&format!("{}: waiting for another build of this cell", cell.id))
+        })
+        .map_err(|e| BuildError::Target(e.to_string()))?;
+    let work = opts.cache.root().join("build/work").join(&work_name);
+    if work.exists() {
+        fs::remove_dir_all(&work).map_err(|e| BuildError::io(&work, e))?;
+    }
+    fs::create_dir_all(&work).map_err(|e| BuildError::io(&work, e))?;
+    let w = work.as_path();
     let log = w.join("build.log");
     let src = w.join("src");
     let skip: Vec<PathBuf> = opts.wheel_dir.canonicalize().into_iter().collect();
@@ -516,6 +536,29 @@ fn build_cell_in(
         }
         Mode::Auto => unreachable!("resolved"),
     };
+
+    // The compiler cache in front of CC and CXX.
+    let cc_log = w.join("cc-cache.log");
+    let cc_salt = format!(
+        "{}\n{}\n{}\n{}",
+        target.name,
+        target.manifest.tree_digest,
+        mode.name(),
+        compilers.version
+    );
+    let mut compilers = compilers;
+    if let Some(launcher) = &opts.cc_launcher {
+        let dir = w.join("ccbin");
+        fs::create_dir_all(&dir).map_err(|e| BuildError::io(&dir, e))?;
+        for (name, real) in [("cc", &mut compilers.cc), ("c++", &mut compilers.cxx)] {
+            let p = dir.join(name);
+            let mut argv = launcher.clone();
+            argv.push("--".into());
+            argv.extend(real.iter().cloned());
+            shell::write_wrapper(&p, &[], &argv).map_err(|e| BuildError::io(&p, e))?;
+            *real = vec![p.display().to_string()];
+        }
+    }
 
     // The target's configuration, pointed at the sysroot and the chosen compilers.
     let sc_src = target_sysconfig(&target, &cell.python)?;
@@ -620,6 +663,9 @@ fn build_cell_in(
             .env("LDCXXSHARED", format!("{cxx} -shared"))
             .env("PATH", &path_var)
             .env("MANYWHEEL_BUILD_MODE", mode.name())
+            .env(cc_cache::ENV_DIR, opts.cache.root().join("build/cc"))
+            .env(cc_cache::ENV_SALT, &cc_salt)
+            .env(cc_cache::ENV_LOG, &cc_log)
             .env("MANYWHEEL_SYSROOT", &target.root)
             .env("MANYWHEEL_ARCH", cell.arch.name());
         if let Some(ar) = &compilers.ar {
@@ -740,6 +786,10 @@ fn build_cell_in(
             program: compilers.program.clone(),
             version: compilers.version.clone(),
             runs: compilers.runs.into(),
+            cache: opts
+                .cc_launcher
+                .as_ref()
+                .map(|_| cc_cache::Stats::read(&cc_log)),
         },
         interpreter: py_desc,
         target: provenance::TargetRecord::of(&target)?,

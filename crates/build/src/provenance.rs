@@ -44,6 +44,8 @@ pub struct Compiler {
     pub version: String,
     /// `native` or `emulated`.
     pub runs: String,
+    /// Compiler-cache hits and misses of this build (`None`: no cache).
+    pub cache: Option<crate::cc_cache::Stats>,
 }
 
 /// The Python that ran the build backend.

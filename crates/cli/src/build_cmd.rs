@@ -68,6 +68,10 @@ pub struct BuildArgs {
     /// Do not run the configured test-command.
     #[arg(long)]
     pub no_test: bool,
+    /// Do not use the compiler cache (objects kept in the cache folder under build/cc, keyed
+    /// by target, sysroot digest, toolchain, arguments and the preprocessed source).
+    #[arg(long)]
+    pub no_cc_cache: bool,
     /// Debian mirror for the target sysroots.
     #[arg(long, value_name = "URL", default_value = manywheel_target::DEFAULT_MIRROR)]
     pub mirror: String,
@@ -115,6 +119,12 @@ pub fn run_build(args: &BuildArgs) -> Result<u8> {
         mirror: args.mirror.clone(),
         run_tests: !args.no_test,
         quiet: args.quiet,
+        cc_launcher: if args.no_cc_cache {
+            None
+        } else {
+            let exe = std::env::current_exe()?;
+            Some(vec![exe.display().to_string(), "__cc".into()])
+        },
     };
     let reports = build::build(&opts)?;
     let mut code = 0;
@@ -158,6 +168,12 @@ pub fn run_build(args: &BuildArgs) -> Result<u8> {
                             t.tests.map_or(String::new(), |c| format!("; {c}")),
                         )),
                         None => text.push_str("  test: none configured\n"),
+                    }
+                    if let Some(c) = &p.compiler.cache {
+                        text.push_str(&format!(
+                            "  compiler cache: {} hits, {} misses\n",
+                            c.hits, c.misses
+                        ));
                     }
                     text.push_str(&format!(
                         "  build {:.1} s, repair {:.1} s, total {:.1} s\n",

@@ -136,6 +136,13 @@ pub fn parse_globs(globs: &[String]) -> anyhow::Result<Vec<glob::Pattern>> {
 }
 
 fn main() -> ExitCode {
+    // `manywheel __cc -- COMPILER ARGS...`: the compiler cache that `build` puts in front of
+    // the compilers (internal; not a user command).
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "__cc") {
+        let code = manywheel_build::cc_cache::main(&argv[2..]);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Show(args) => show::run(&args, false),

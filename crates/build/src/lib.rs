@@ -654,7 +654,10 @@ fn build_cell_in(
         }
         c.env("PYTHONPATH", format!("{}:{}", reqs.display(), sc_dir.display()))
             .env("PYTHONNOUSERSITE", "1")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
+            // Bytecode in one folder of the cache (see manywheel-testrun): setuptools and the
+            // target's stdlib are compiled once, not at every emulated run.
+            .env_remove("PYTHONDONTWRITEBYTECODE")
+            .env("PYTHONPYCACHEPREFIX", opts.cache.root().join("pycache"))
             .env("_PYTHON_SYSCONFIGDATA_NAME", &sc_name)
             .env("_PYTHON_HOST_PLATFORM", &host_platform)
             .env("CC", &cc)
@@ -700,32 +703,46 @@ fn build_cell_in(
     let src_s = src.display().to_string();
     let dist_s = dist.display().to_string();
     let res_s = result.display().to_string();
+    // One process asks the backend for its extra requirements and, when they are installed
+    // already, builds; otherwise they are installed and a second process builds.
     run_logged(
         &mut driver_cmd(
             &reqs,
-            &["get_requires_for_build_wheel", &src_s, &dist_s, &res_s, &cfg.backend, &backend_path],
+            &["requires_then_build", &src_s, &dist_s, &res_s, &cfg.backend, &backend_path],
         ),
-        &log,
-        &format!("{}: the backend's get_requires_for_build_wheel", cell.id),
-    )?;
-    let extra: Vec<String> = fs::read_to_string(&result)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    let mut all_requires = cfg.requires.clone();
-    if !extra.is_empty() {
-        all_requires.extend(extra.iter().cloned());
-        reqs = requirements_dir(&opts.cache, &all_requires, cell, req_host, &log)?;
-    }
-    run_logged(
-        &mut driver_cmd(&reqs, &["build_wheel", &src_s, &dist_s, &res_s, &cfg.backend, &backend_path]),
         &log,
         &format!("{}: building the wheel ({} mode)", cell.id, mode.name()),
     )?;
-    let built_name: String = fs::read_to_string(&result)
+    #[derive(serde::Deserialize)]
+    struct Both {
+        requires: Vec<String>,
+        wheel: Option<String>,
+    }
+    let both: Both = fs::read_to_string(&result)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| BuildError::Failed(format!("{}: the backend named no wheel", cell.id)))?;
+        .ok_or_else(|| BuildError::Failed(format!("{}: the build driver wrote no result", cell.id)))?;
+    let mut all_requires = cfg.requires.clone();
+    for r in &both.requires {
+        if !all_requires.contains(r) {
+            all_requires.push(r.clone());
+        }
+    }
+    let built_name = match both.wheel {
+        Some(name) => name,
+        None => {
+            reqs = requirements_dir(&opts.cache, &all_requires, cell, req_host, &log)?;
+            run_logged(
+                &mut driver_cmd(&reqs, &["build_wheel", &src_s, &dist_s, &res_s, &cfg.backend, &backend_path]),
+                &log,
+                &format!("{}: building the wheel ({} mode)", cell.id, mode.name()),
+            )?;
+            fs::read_to_string(&result)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .ok_or_else(|| BuildError::Failed(format!("{}: the backend named no wheel", cell.id)))?
+        }
+    };
     let built = dist.join(&built_name);
     if !built.is_file() {
         return Err(BuildError::Failed(format!(

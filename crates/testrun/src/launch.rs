@@ -340,6 +340,7 @@ pub(crate) fn execute(
         project.unwrap_or(dir),
         &result,
         timeout,
+        &p.cache.root().join("pycache"),
     );
     result.duration_s = started.elapsed().as_secs_f64();
     let (status, timed_out) = match outcome {
@@ -393,6 +394,7 @@ fn spawn_and_wait(
     cwd: &Path,
     r: &RunResult,
     timeout: Duration,
+    pycache: &Path,
 ) -> Result<(Option<std::process::ExitStatus>, bool), String> {
     let file = fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let file2 = file
@@ -420,7 +422,11 @@ fn spawn_and_wait(
         .env("PATH", path)
         .env("PYTHONPATH", pythonpath)
         .env("PYTHONNOUSERSITE", "1")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
+        // Bytecode goes to one folder of the cache, mirrored by path: the target's stdlib (Debian
+        // ships no .pyc) is compiled once, not at every emulated start; nothing is written
+        // into the target or the installed trees.
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+            .env("PYTHONPYCACHEPREFIX", pycache)
         .env("PYTEST_ADDOPTS", addopts)
         .env("MANYWHEEL_TEST_ARCH", r.arch.name())
         .env("MANYWHEEL_TEST_MODE", r.env.mode.to_string())

@@ -29,8 +29,22 @@ pub const ENV_LOG: &str = "MANYWHEEL_CC_LOG";
 
 const SOURCE_EXTENSIONS: &[&str] = &["c", "cc", "cpp", "cxx", "c++", "C", "m", "mm"];
 const UNCACHEABLE: &[&str] = &[
-    "-M", "-MM", "-MD", "-MMD", "-MF", "-MT", "-MQ", "-MG", "-MP", "-E", "-S", "-save-temps",
-    "--coverage", "-fprofile-arcs", "-ftest-coverage", "-",
+    "-M",
+    "-MM",
+    "-MD",
+    "-MMD",
+    "-MF",
+    "-MT",
+    "-MQ",
+    "-MG",
+    "-MP",
+    "-E",
+    "-S",
+    "-save-temps",
+    "--coverage",
+    "-fprofile-arcs",
+    "-ftest-coverage",
+    "-",
 ];
 
 /// Hits and misses of one build, read back from the log.
@@ -86,8 +100,8 @@ fn plan(args: &[String]) -> Option<Plan> {
             }
             // Options whose next argument is a path or value, never a source.
             "-I" | "-isystem" | "-iquote" | "-idirafter" | "-include" | "-imacros" | "-D"
-            | "-U" | "-x" | "-L" | "-l" | "-MF" | "-MT" | "-MQ" | "--sysroot" | "-B" | "-Xlinker"
-            | "-Xassembler" | "-Xpreprocessor" | "-arch" | "-target" => {
+            | "-U" | "-x" | "-L" | "-l" | "-MF" | "-MT" | "-MQ" | "--sysroot" | "-B"
+            | "-Xlinker" | "-Xassembler" | "-Xpreprocessor" | "-arch" | "-target" => {
                 preprocess.push(a.clone());
                 preprocess.push(args.get(i + 1)?.clone());
                 i += 2;
@@ -255,7 +269,10 @@ mod tests {
         assert_eq!(p.output, "build/a.o");
         assert_eq!(p.preprocess, words("-O2 -fPIC -I/x/include src/a.c"));
         let p = plan(&words("-c -obuild/b.o -x c++ b.cpp")).unwrap();
-        assert_eq!((p.source.as_str(), p.output.as_str()), ("b.cpp", "build/b.o"));
+        assert_eq!(
+            (p.source.as_str(), p.output.as_str()),
+            ("b.cpp", "build/b.o")
+        );
         // links, several sources, no -o, dependency files, response files, stdin
         for s in [
             "-shared a.o -o a.so",

@@ -64,7 +64,10 @@ fn words(path: &Path, key: &str, v: &toml::Value) -> Result<Vec<String>, BuildEr
                     .ok_or_else(|| bad(path, format!("{key}: every entry must be a string")))
             })
             .collect(),
-        _ => Err(bad(path, format!("{key}: expected a string or a list of strings"))),
+        _ => Err(bad(
+            path,
+            format!("{key}: expected a string or a list of strings"),
+        )),
     }
 }
 
@@ -82,7 +85,10 @@ fn command(path: &Path, key: &str, v: &toml::Value) -> Result<String, BuildError
     match v {
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Array(_) => Ok(words(path, key, v)?.join(" && ")),
-        _ => Err(bad(path, format!("{key}: expected a string or a list of strings"))),
+        _ => Err(bad(
+            path,
+            format!("{key}: expected a string or a list of strings"),
+        )),
     }
 }
 
@@ -105,7 +111,9 @@ fn environment(
             }
         }
         toml::Value::String(s) => {
-            for word in crate::shell::split(s).map_err(|e| bad(path, format!("environment: {e}")))? {
+            for word in
+                crate::shell::split(s).map_err(|e| bad(path, format!("environment: {e}")))?
+            {
                 let (k, v) = word
                     .split_once('=')
                     .ok_or_else(|| bad(path, format!("environment: {word:?} is not NAME=value")))?;
@@ -222,11 +230,13 @@ impl Config {
         }
         for p in &cfg.target_packages {
             let ok = !p.is_empty()
-                && p.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b)
-                });
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
             if !ok {
-                return Err(bad(&path, format!("target-packages: bad Debian package name {p:?}")));
+                return Err(bad(
+                    &path,
+                    format!("target-packages: bad Debian package name {p:?}"),
+                ));
             }
         }
         Ok(cfg)
@@ -271,7 +281,10 @@ repair-wheel-command = "auditwheel repair -w {dest_dir} {wheel}"
         assert_eq!(c.build, ["cp311-*"]);
         assert_eq!(c.skip, ["*-musllinux_*", "*i686"]);
         assert_eq!(c.archs, ["aarch64"], "linux table wins");
-        assert_eq!(c.test_command.as_deref(), Some("python -c 1 && python -c 2"));
+        assert_eq!(
+            c.test_command.as_deref(),
+            Some("python -c 1 && python -c 2")
+        );
         assert_eq!(c.environment["BAR"], "a b");
         assert_eq!(c.ignored, ["tool.cibuildwheel.overrides"]);
     }
@@ -293,7 +306,10 @@ repair-wheel-command = "auditwheel repair -w {dest_dir} {wheel}"
         for (text, want) in [
             ("[build-system]\nbuild-backend = 'x'\n", "no `requires`"),
             ("[tool.manywheel]\narchs = 3\n", "archs: expected"),
-            ("[tool.manywheel]\ntarget-packages = ['Bad Name']\n", "bad Debian package"),
+            (
+                "[tool.manywheel]\ntarget-packages = ['Bad Name']\n",
+                "bad Debian package",
+            ),
             ("this is = = not toml", "not valid TOML"),
         ] {
             let e = load(text).unwrap_err().to_string();

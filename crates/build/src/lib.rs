@@ -22,6 +22,7 @@ pub mod cc_cache;
 pub mod config;
 pub mod plan;
 pub mod provenance;
+pub mod sdist;
 mod shell;
 pub mod toolchain;
 
@@ -160,6 +161,11 @@ pub struct CellReport {
 /// Build every planned cell; cells run `jobs` at a time. A failed cell does not stop the
 /// others. Errors returned here concern the whole run (bad project, bad options).
 pub fn build(opts: &BuildOptions) -> Result<Vec<CellReport>, BuildError> {
+    let project = sdist::project_dir(&opts.cache, &opts.project)?;
+    let opts = &BuildOptions {
+        project,
+        ..opts.clone()
+    };
     let cfg = Config::load(&opts.project)?;
     let cells = plan(&cfg, &opts.request)?;
     if cells.is_empty() {
@@ -237,7 +243,14 @@ pub fn build(opts: &BuildOptions) -> Result<Vec<CellReport>, BuildError> {
 fn choose_mode(
     requested: Mode,
     cell: &Cell,
-) -> Result<(Mode, Option<toolchain::HostPython>, Option<toolchain::CrossCompiler>), BuildError> {
+) -> Result<
+    (
+        Mode,
+        Option<toolchain::HostPython>,
+        Option<toolchain::CrossCompiler>,
+    ),
+    BuildError,
+> {
     let py = toolchain::host_python(&cell.python);
     let cc = toolchain::cross_compiler(cell.arch);
     let prefix = toolchain::tool_prefix(cell.arch);
@@ -270,7 +283,10 @@ fn choose_mode(
 
 /// The Debian packages a cell's target needs.
 fn target_packages(cfg: &Config, cell: &Cell, mode: Mode) -> Vec<String> {
-    let mut p = vec!["libc6-dev".to_string(), format!("libpython{}-dev", cell.python)];
+    let mut p = vec![
+        "libc6-dev".to_string(),
+        format!("libpython{}-dev", cell.python),
+    ];
     if mode == Mode::Emulated {
         p.push("gcc".into());
         p.push("g++".into());
@@ -330,8 +346,18 @@ fn copy_tree(from: &Path, to: &Path, skip: &[PathBuf]) -> Result<(), BuildError>
         let n = name.to_string_lossy();
         let path = e.path();
         let skipped = [
-            ".git", ".hg", ".svn", "build", "dist", ".venv", "venv", "__pycache__", ".tox",
-            ".nox", "wheelhouse", ".eggs",
+            ".git",
+            ".hg",
+            ".svn",
+            "build",
+            "dist",
+            ".venv",
+            "venv",
+            "__pycache__",
+            ".tox",
+            ".nox",
+            "wheelhouse",
+            ".eggs",
         ]
         .contains(&n.as_ref())
             || n.ends_with(".egg-info")
@@ -388,8 +414,15 @@ fn requirements_dir(
         Some(p) => format!("host-{}", p.version),
         None => format!("{}-{}", cell.python, cell.arch.name()),
     };
-    let key = hex(&Sha256::digest(format!("{platform}\n{}", sorted.join("\n"))))[..16].to_string();
-    let dir = cache.root().join("build/requires").join(format!("{platform}-{key}"));
+    let key = hex(&Sha256::digest(format!(
+        "{platform}\n{}",
+        sorted.join("\n")
+    )))[..16]
+        .to_string();
+    let dir = cache
+        .root()
+        .join("build/requires")
+        .join(format!("{platform}-{key}"));
     if dir.join(".complete").is_file() {
         return Ok(dir);
     }
@@ -415,7 +448,16 @@ fn requirements_dir(
         if for_host.is_none() {
             let tag = cell.python_tag();
             cmd.args(["--only-binary=:all:", "--implementation", "cp"])
-                .args(["--python-version", &cell.python, "--abi", &tag, "--abi", "abi3", "--abi", "none"]);
+                .args([
+                    "--python-version",
+                    &cell.python,
+                    "--abi",
+                    &tag,
+                    "--abi",
+                    "abi3",
+                    "--abi",
+                    "none",
+                ]);
             for plat in ["manylinux_2_17", "manylinux2014", "linux"] {
                 cmd.args(["--platform", &format!("{plat}_{}", cell.arch.name())]);
             }
@@ -494,12 +536,16 @@ fn build_cell_in(
         .project
         .canonicalize()
         .map_err(|e| BuildError::io(&opts.project, e))?;
-    let project_key = hex(&Sha256::digest(project_abs.to_string_lossy().as_bytes()))[..12].to_string();
+    let project_key =
+        hex(&Sha256::digest(project_abs.to_string_lossy().as_bytes()))[..12].to_string();
     let work_name = format!("{}-{project_key}", cell.id);
     let _work_lock = opts
         .cache
         .lock(&format!("build-{work_name}"), || {
-            progress.message(&format!("{}: waiting for another build of this cell", cell.id))
+            progress.message(&format!(
+                "{}: waiting for another build of this cell",
+                cell.id
+            ))
         })
         .map_err(|e| BuildError::Target(e.to_string()))?;
     let work = opts.cache.root().join("build/work").join(&work_name);
@@ -514,13 +560,18 @@ fn build_cell_in(
     copy_tree(&opts.project, &src, &skip)?;
     let dist = w.join("dist");
     fs::create_dir_all(&dist).map_err(|e| BuildError::io(&dist, e))?;
-    for (name, text) in [("pep517_driver.py", DRIVER_PY), ("sysconfig_gen.py", SYSCONFIG_GEN_PY)] {
+    for (name, text) in [
+        ("pep517_driver.py", DRIVER_PY),
+        ("sysconfig_gen.py", SYSCONFIG_GEN_PY),
+    ] {
         fs::write(w.join(name), text).map_err(|e| BuildError::io(w, e))?;
     }
 
     // Compilers.
     let compilers: Compilers = match mode {
-        Mode::Cross => toolchain::cross_compilers(cross.as_ref().expect("cross has a compiler"), &target.root),
+        Mode::Cross => {
+            toolchain::cross_compilers(cross.as_ref().expect("cross has a compiler"), &target.root)
+        }
         Mode::Hybrid => toolchain::hybrid_wrappers(
             cross.as_ref().expect("hybrid has a compiler"),
             cell.arch,
@@ -579,11 +630,23 @@ fn build_cell_in(
     settings.insert("LDSHARED", format!("{cc} -shared"));
     settings.insert("BLDSHARED", format!("{cc} -shared"));
     settings.insert("LDCXXSHARED", format!("{cxx} -shared"));
-    settings.insert("INCLUDEPY", format!("{root}/usr/include/python{}", cell.python));
-    settings.insert("CONFINCLUDEPY", format!("{root}/usr/include/python{}", cell.python));
+    settings.insert(
+        "INCLUDEPY",
+        format!("{root}/usr/include/python{}", cell.python),
+    );
+    settings.insert(
+        "CONFINCLUDEPY",
+        format!("{root}/usr/include/python{}", cell.python),
+    );
     settings.insert("INCLUDEDIR", format!("{root}/usr/include"));
     settings.insert("LIBDIR", format!("{root}/usr/lib/{multiarch}"));
-    settings.insert("LIBPL", format!("{root}/usr/lib/python{0}/config-{0}-{multiarch}", cell.python));
+    settings.insert(
+        "LIBPL",
+        format!(
+            "{root}/usr/lib/python{0}/config-{0}-{multiarch}",
+            cell.python
+        ),
+    );
     if let Some(ar) = &compilers.ar {
         settings.insert("AR", ar.clone());
     }
@@ -604,7 +667,11 @@ fn build_cell_in(
     )?;
 
     // Build requirements: for the host's CPython in cross mode, else for the target's.
-    let req_host = if mode == Mode::Cross { host_py.as_ref() } else { None };
+    let req_host = if mode == Mode::Cross {
+        host_py.as_ref()
+    } else {
+        None
+    };
     let mut reqs = requirements_dir(&opts.cache, &cfg.requires, cell, req_host, &log)?;
 
     // The interpreter that runs the backend.
@@ -645,32 +712,44 @@ fn build_cell_in(
     }
     let driver_cmd = |reqs: &Path, args: &[&str]| -> Command {
         let mut c = Command::new(&py_argv[0]);
-        c.args(&py_argv[1..]).arg("-S").arg(w.join("pep517_driver.py")).args(args);
+        c.args(&py_argv[1..])
+            .arg("-S")
+            .arg(w.join("pep517_driver.py"))
+            .args(args);
         for (k, v) in &py_env {
             c.env(k, v);
         }
-        for k in ["PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONSAFEPATH", "VIRTUAL_ENV"] {
+        for k in [
+            "PYTHONHOME",
+            "PYTHONSTARTUP",
+            "PYTHONUSERBASE",
+            "PYTHONSAFEPATH",
+            "VIRTUAL_ENV",
+        ] {
             c.env_remove(k);
         }
-        c.env("PYTHONPATH", format!("{}:{}", reqs.display(), sc_dir.display()))
-            .env("PYTHONNOUSERSITE", "1")
-            // Bytecode in one folder of the cache (see manywheel-testrun): setuptools and the
-            // target's stdlib are compiled once, not at every emulated run.
-            .env_remove("PYTHONDONTWRITEBYTECODE")
-            .env("PYTHONPYCACHEPREFIX", opts.cache.root().join("pycache"))
-            .env("_PYTHON_SYSCONFIGDATA_NAME", &sc_name)
-            .env("_PYTHON_HOST_PLATFORM", &host_platform)
-            .env("CC", &cc)
-            .env("CXX", &cxx)
-            .env("LDSHARED", format!("{cc} -shared"))
-            .env("LDCXXSHARED", format!("{cxx} -shared"))
-            .env("PATH", &path_var)
-            .env("MANYWHEEL_BUILD_MODE", mode.name())
-            .env(cc_cache::ENV_DIR, opts.cache.root().join("build/cc"))
-            .env(cc_cache::ENV_SALT, &cc_salt)
-            .env(cc_cache::ENV_LOG, &cc_log)
-            .env("MANYWHEEL_SYSROOT", &target.root)
-            .env("MANYWHEEL_ARCH", cell.arch.name());
+        c.env(
+            "PYTHONPATH",
+            format!("{}:{}", reqs.display(), sc_dir.display()),
+        )
+        .env("PYTHONNOUSERSITE", "1")
+        // Bytecode in one folder of the cache (see manywheel-testrun): setuptools and the
+        // target's stdlib are compiled once, not at every emulated run.
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env("PYTHONPYCACHEPREFIX", opts.cache.root().join("pycache"))
+        .env("_PYTHON_SYSCONFIGDATA_NAME", &sc_name)
+        .env("_PYTHON_HOST_PLATFORM", &host_platform)
+        .env("CC", &cc)
+        .env("CXX", &cxx)
+        .env("LDSHARED", format!("{cc} -shared"))
+        .env("LDCXXSHARED", format!("{cxx} -shared"))
+        .env("PATH", &path_var)
+        .env("MANYWHEEL_BUILD_MODE", mode.name())
+        .env(cc_cache::ENV_DIR, opts.cache.root().join("build/cc"))
+        .env(cc_cache::ENV_SALT, &cc_salt)
+        .env(cc_cache::ENV_LOG, &cc_log)
+        .env("MANYWHEEL_SYSROOT", &target.root)
+        .env("MANYWHEEL_ARCH", cell.arch.name());
         if let Some(ar) = &compilers.ar {
             c.env("AR", ar);
         }
@@ -682,14 +761,21 @@ fn build_cell_in(
     };
 
     // before-all / before-build, on the host in the copy of the project.
-    for (what, command) in [("before-all", &cfg.before_all), ("before-build", &cfg.before_build)] {
+    for (what, command) in [
+        ("before-all", &cfg.before_all),
+        ("before-build", &cfg.before_build),
+    ] {
         if let Some(command) = command {
             let text = command
                 .replace("{project}", &src.display().to_string())
                 .replace("{package}", &src.display().to_string());
             let mut c = Command::new("sh");
-            c.arg("-c").arg(&text).current_dir(&src).env("PATH", &path_var);
-            c.env("MANYWHEEL_SYSROOT", &target.root).env("MANYWHEEL_ARCH", cell.arch.name());
+            c.arg("-c")
+                .arg(&text)
+                .current_dir(&src)
+                .env("PATH", &path_var);
+            c.env("MANYWHEEL_SYSROOT", &target.root)
+                .env("MANYWHEEL_ARCH", cell.arch.name());
             for (k, v) in &cfg.environment {
                 c.env(k, v);
             }
@@ -708,7 +794,14 @@ fn build_cell_in(
     run_logged(
         &mut driver_cmd(
             &reqs,
-            &["requires_then_build", &src_s, &dist_s, &res_s, &cfg.backend, &backend_path],
+            &[
+                "requires_then_build",
+                &src_s,
+                &dist_s,
+                &res_s,
+                &cfg.backend,
+                &backend_path,
+            ],
         ),
         &log,
         &format!("{}: building the wheel ({} mode)", cell.id, mode.name()),
@@ -721,7 +814,9 @@ fn build_cell_in(
     let both: Both = fs::read_to_string(&result)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| BuildError::Failed(format!("{}: the build driver wrote no result", cell.id)))?;
+        .ok_or_else(|| {
+            BuildError::Failed(format!("{}: the build driver wrote no result", cell.id))
+        })?;
     let mut all_requires = cfg.requires.clone();
     for r in &both.requires {
         if !all_requires.contains(r) {
@@ -733,14 +828,26 @@ fn build_cell_in(
         None => {
             reqs = requirements_dir(&opts.cache, &all_requires, cell, req_host, &log)?;
             run_logged(
-                &mut driver_cmd(&reqs, &["build_wheel", &src_s, &dist_s, &res_s, &cfg.backend, &backend_path]),
+                &mut driver_cmd(
+                    &reqs,
+                    &[
+                        "build_wheel",
+                        &src_s,
+                        &dist_s,
+                        &res_s,
+                        &cfg.backend,
+                        &backend_path,
+                    ],
+                ),
                 &log,
                 &format!("{}: building the wheel ({} mode)", cell.id, mode.name()),
             )?;
             fs::read_to_string(&result)
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok())
-                .ok_or_else(|| BuildError::Failed(format!("{}: the backend named no wheel", cell.id)))?
+                .ok_or_else(|| {
+                    BuildError::Failed(format!("{}: the backend named no wheel", cell.id))
+                })?
         }
     };
     let built = dist.join(&built_name);
@@ -763,7 +870,16 @@ fn build_cell_in(
 
     // Test.
     let test = if opts.run_tests {
-        test_wheel(cfg, cell, &opts.cache, &target, &repaired, &src, native, &log)?
+        test_wheel(
+            cfg,
+            cell,
+            &opts.cache,
+            &target,
+            &repaired,
+            &src,
+            native,
+            &log,
+        )?
     } else {
         None
     };
@@ -850,13 +966,18 @@ fn repair(
         if command.is_empty() {
             let dest = staging.join(built.file_name().expect("file"));
             fs::copy(built, &dest).map_err(|e| BuildError::io(built, e))?;
-            return Ok((dest, provenance::RepairRecord::skipped("repair-wheel-command is empty")));
+            return Ok((
+                dest,
+                provenance::RepairRecord::skipped("repair-wheel-command is empty"),
+            ));
         }
         let text = command
             .replace("{wheel}", &shell::quote(&built.display().to_string()))
             .replace("{dest_dir}", &shell::quote(&staging.display().to_string()));
         let mut c = Command::new("sh");
-        c.arg("-c").arg(&text).env("MANYWHEEL_SYSROOT", &target.root);
+        c.arg("-c")
+            .arg(&text)
+            .env("MANYWHEEL_SYSROOT", &target.root);
         run_logged(&mut c, log, "repair-wheel-command")?;
         let mut out: Vec<PathBuf> = fs::read_dir(staging)
             .map_err(|e| BuildError::io(staging, e))?
@@ -885,15 +1006,21 @@ fn repair(
         write: WriteOptions::from_env(),
     };
     let outcome = repair_wheel(built, &ropts).map_err(|e| match e {
-        RepairError::Input { .. } if opts.plat.is_some() => BuildError::Usage(format!("{}: repair: {e}", cell.id)),
+        RepairError::Input { .. } if opts.plat.is_some() => {
+            BuildError::Usage(format!("{}: repair: {e}", cell.id))
+        }
         e => BuildError::Failed(format!("{}: repair: {e}", cell.id)),
     })?;
-    Ok((PathBuf::from(&outcome.output), provenance::RepairRecord::of(&outcome)))
+    Ok((
+        PathBuf::from(&outcome.output),
+        provenance::RepairRecord::of(&outcome),
+    ))
 }
 
 /// Run `test-command` against the repaired wheel with `manywheel test`'s machinery: the wheel
 /// and `test-requires` installed on the host side for the target's CPython, which runs the
 /// command natively or under qemu; the record says which, with the emulator and CPU.
+#[allow(clippy::too_many_arguments)]
 fn test_wheel(
     cfg: &Config,
     cell: &Cell,
@@ -908,7 +1035,11 @@ fn test_wheel(
         return Ok(None);
     };
     let how = if native { "native" } else { "emulated" };
-    if cfg.test_skip.iter().any(|s| plan::selector_matches(s, &cell.id)) {
+    if cfg
+        .test_skip
+        .iter()
+        .any(|s| plan::selector_matches(s, &cell.id))
+    {
         return Ok(Some(provenance::TestRecord::skipped(command, how)));
     }
     let mut topts = manywheel_testrun::Options::new(vec![wheel.to_path_buf()]);
@@ -924,7 +1055,11 @@ fn test_wheel(
         .first()
         .ok_or_else(|| BuildError::Failed(format!("{}: test: no result", cell.id)))?;
     if let Ok(mut f) = fs::OpenOptions::new().append(true).open(log) {
-        let _ = writeln!(f, "--- test-command ({}) ---\n{}", r.env.mode, r.output_tail);
+        let _ = writeln!(
+            f,
+            "--- test-command ({}) ---\n{}",
+            r.env.mode, r.output_tail
+        );
     }
     Ok(Some(provenance::TestRecord::of(command, r)))
 }

@@ -8,13 +8,23 @@ use crate::config::Config;
 use crate::BuildError;
 
 /// CPython versions with a Debian suite whose `python3` is that version.
-pub const PYTHONS: [(&str, &str); 3] = [("3.9", "bullseye"), ("3.11", "bookworm"), ("3.13", "trixie")];
+pub const PYTHONS: [(&str, &str); 3] = [
+    ("3.9", "bullseye"),
+    ("3.11", "bookworm"),
+    ("3.13", "trixie"),
+];
 
 /// The Python built for when neither `--python` nor the configuration chooses.
 pub const DEFAULT_PYTHON: &str = "3.11";
 
 /// What `--arch all` means: the architectures every step is tested on.
-pub const ALL_ARCHS: [Arch; 5] = [Arch::X86_64, Arch::I686, Arch::Aarch64, Arch::Ppc64le, Arch::S390x];
+pub const ALL_ARCHS: [Arch; 5] = [
+    Arch::X86_64,
+    Arch::I686,
+    Arch::Aarch64,
+    Arch::Ppc64le,
+    Arch::S390x,
+];
 
 /// Architectures that can be built: Debian has them and this crate knows their compilers.
 pub const BUILDABLE: [Arch; 6] = [
@@ -185,7 +195,8 @@ pub fn plan(cfg: &Config, req: &PlanRequest) -> Result<Vec<Cell>, BuildError> {
     for py in &pythons {
         for &arch in &archs {
             let cell = Cell::new(arch, py)?;
-            let built = cfg.build.is_empty() || cfg.build.iter().any(|s| selector_matches(s, &cell.id));
+            let built =
+                cfg.build.is_empty() || cfg.build.iter().any(|s| selector_matches(s, &cell.id));
             let skipped = cfg.skip.iter().any(|s| selector_matches(s, &cell.id));
             if built && !skipped {
                 cells.push(cell);
@@ -228,7 +239,13 @@ pub fn render(cells: &[Cell], format: PlanFormat) -> String {
         PlanFormat::Text => {
             let mut s = String::new();
             for c in cells {
-                s.push_str(&format!("{:<28} {:<8} {:<6} {}\n", c.id, c.arch.name(), c.python, c.distro));
+                s.push_str(&format!(
+                    "{:<28} {:<8} {:<6} {}\n",
+                    c.id,
+                    c.arch.name(),
+                    c.python,
+                    c.distro
+                ));
             }
             s
         }
@@ -284,9 +301,15 @@ mod tests {
             ]
         );
         let c = cfg(&["cp39-* cp313-*"], &[], &["aarch64"]);
-        let c = Config { build: c.build[0].split(' ').map(str::to_string).collect(), ..c };
+        let c = Config {
+            build: c.build[0].split(' ').map(str::to_string).collect(),
+            ..c
+        };
         let p = plan(&c, &PlanRequest::default()).unwrap();
-        assert_eq!(ids(&p), ["cp39-manylinux_aarch64", "cp313-manylinux_aarch64"]);
+        assert_eq!(
+            ids(&p),
+            ["cp39-manylinux_aarch64", "cp313-manylinux_aarch64"]
+        );
         assert_eq!(p[1].distro, "debian:trixie");
         let req = PlanRequest {
             archs: Some(vec!["s390x,arm64".into()]),
@@ -296,26 +319,48 @@ mod tests {
         let p = plan(&c, &req).unwrap();
         assert!(p.is_empty(), "the build selector still applies: {p:?}");
         let p = plan(&Config::default(), &req).unwrap();
-        assert_eq!(ids(&p), ["cp311-manylinux_s390x", "cp311-manylinux_aarch64"]);
+        assert_eq!(
+            ids(&p),
+            ["cp311-manylinux_s390x", "cp311-manylinux_aarch64"]
+        );
     }
 
     #[test]
     fn only_and_errors() {
-        let req = PlanRequest { only: Some("cp311-manylinux_ppc64le".into()), ..Default::default() };
+        let req = PlanRequest {
+            only: Some("cp311-manylinux_ppc64le".into()),
+            ..Default::default()
+        };
         let p = plan(&cfg(&[], &["*"], &["x86_64"]), &req).unwrap();
         assert_eq!(ids(&p), ["cp311-manylinux_ppc64le"]);
-        let req = PlanRequest { only: Some("cp311-win_amd64".into()), ..Default::default() };
-        assert!(plan(&Config::default(), &req).unwrap_err().to_string().contains("no such cell"));
+        let req = PlanRequest {
+            only: Some("cp311-win_amd64".into()),
+            ..Default::default()
+        };
+        assert!(plan(&Config::default(), &req)
+            .unwrap_err()
+            .to_string()
+            .contains("no such cell"));
         assert!(parse_archs(&["sparc".into()]).is_err());
-        assert!(parse_archs(&["loongarch64".into()]).unwrap_err().to_string().contains("cannot build"));
-        assert!(parse_pythons(&["3.12".into()]).unwrap_err().to_string().contains("no target has CPython 3.12"));
-        assert_eq!(parse_pythons(&["cp311,3.13".into()]).unwrap(), ["3.11", "3.13"]);
+        assert!(parse_archs(&["loongarch64".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("cannot build"));
+        assert!(parse_pythons(&["3.12".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("no target has CPython 3.12"));
+        assert_eq!(
+            parse_pythons(&["cp311,3.13".into()]).unwrap(),
+            ["3.11", "3.13"]
+        );
     }
 
     #[test]
     fn formats() {
         let cells = vec![Cell::new(Arch::Aarch64, "3.11").unwrap()];
-        let gh: serde_json::Value = serde_json::from_str(&render(&cells, PlanFormat::Github)).unwrap();
+        let gh: serde_json::Value =
+            serde_json::from_str(&render(&cells, PlanFormat::Github)).unwrap();
         assert_eq!(gh["include"][0]["id"], "cp311-manylinux_aarch64");
         assert_eq!(gh["include"][0]["arch"], "aarch64");
         assert!(render(&cells, PlanFormat::Gitlab).contains("- \"cp311-manylinux_aarch64\""));

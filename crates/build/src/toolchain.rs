@@ -29,7 +29,11 @@ fn on_path(name: &str) -> Option<PathBuf> {
 
 fn python_version(exe: &Path) -> Option<String> {
     let out = Command::new(exe)
-        .args(["-S", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"])
+        .args([
+            "-S",
+            "-c",
+            "import sys; print('%d.%d.%d' % sys.version_info[:3])",
+        ])
         .env_remove("_PYTHON_SYSCONFIGDATA_NAME")
         .output()
         .ok()?;
@@ -67,7 +71,10 @@ pub fn host_python(minor: &str) -> Option<HostPython> {
         }
         if let Some(v) = python_version(&c) {
             if v.starts_with(&format!("{minor}.")) {
-                return Some(HostPython { path: c, version: v });
+                return Some(HostPython {
+                    path: c,
+                    version: v,
+                });
             }
         }
     }
@@ -136,14 +143,21 @@ pub fn compiler_version(cmd: &Path) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// A command line and the environment it needs.
+pub type Runner = (Vec<String>, Vec<(String, String)>);
+
 /// The argv (and environment) that runs a program of the target: the emulator or the target's
 /// own loader in front.
 pub fn runner_argv(
     target: &Target,
     program: &Path,
-) -> Result<(Vec<String>, Vec<(String, String)>), BuildError> {
+) -> Result<Runner, BuildError> {
     let cmd = target
-        .command(&program.to_string_lossy(), &[] as &[OsString], &RunOptions::default())
+        .command(
+            &program.to_string_lossy(),
+            &[] as &[OsString],
+            &RunOptions::default(),
+        )
         .map_err(|e| BuildError::Target(e.to_string()))?;
     let mut argv = vec![cmd.get_program().to_string_lossy().into_owned()];
     argv.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
@@ -234,8 +248,14 @@ pub fn hybrid_wrappers(
     let prefix = tool_prefix(arch);
     let cxx = cc.cxx.clone().unwrap_or_else(|| cc.cc.clone());
     for (names, real) in [
-        (vec![format!("{prefix}-gcc"), "gcc".into(), "cc".into()], &cc.cc),
-        (vec![format!("{prefix}-g++"), "g++".into(), "c++".into()], &cxx),
+        (
+            vec![format!("{prefix}-gcc"), "gcc".into(), "cc".into()],
+            &cc.cc,
+        ),
+        (
+            vec![format!("{prefix}-g++"), "g++".into(), "c++".into()],
+            &cxx,
+        ),
     ] {
         for n in names {
             let p = dir.join(&n);
@@ -307,7 +327,11 @@ pub fn emulated_wrappers(target: &Target, dir: &Path) -> Result<Compilers, Build
     let version = compiler_version(Path::new(&cc));
     Ok(Compilers {
         cc: vec![cc.clone()],
-        cxx: vec![if have_gxx { w(&format!("{prefix}-g++")) } else { cc }],
+        cxx: vec![if have_gxx {
+            w(&format!("{prefix}-g++"))
+        } else {
+            cc
+        }],
         ar: None,
         path_dir: Some(dir.to_path_buf()),
         runs: "emulated",

@@ -12,7 +12,8 @@ use crate::{EXIT_ERROR, EXIT_FAILED};
 
 #[derive(Args, Clone)]
 pub struct MatrixArgs {
-    /// The project folder (with pyproject.toml or setup.py).
+    /// The project folder (with pyproject.toml or setup.py), or an sdist (NAME-VERSION.tar.gz),
+    /// unpacked once into the cache.
     #[arg(value_name = "PROJECT_DIR", default_value = ".")]
     pub project: PathBuf,
     /// Architectures, comma-separated (x86_64, i686, aarch64, armv7l, ppc64le, s390x), or
@@ -94,7 +95,8 @@ pub struct PlanArgs {
 }
 
 pub fn run_plan(args: &PlanArgs) -> Result<u8> {
-    let cfg = build::Config::load(&args.matrix.project)?;
+    let project = build::sdist::project_dir(&Cache::from_env()?, &args.matrix.project)?;
+    let cfg = build::Config::load(&project)?;
     let cells = build::plan(&cfg, &args.matrix.request(None))?;
     let format = PlanFormat::parse(&args.format)?;
     output::out(&build::plan::render(&cells, format));
@@ -130,7 +132,11 @@ pub fn run_build(args: &BuildArgs) -> Result<u8> {
     let mut code = 0;
     for r in &reports {
         if let Some(e) = &r.error {
-            code = code.max(if r.usage_error { EXIT_ERROR } else { EXIT_FAILED });
+            code = code.max(if r.usage_error {
+                EXIT_ERROR
+            } else {
+                EXIT_FAILED
+            });
             output::error_line(e);
         } else if !r.ok {
             code = code.max(EXIT_FAILED);
@@ -147,7 +153,10 @@ pub fn run_build(args: &BuildArgs) -> Result<u8> {
                     text.push_str(&format!("{}: {} [{mode}]\n", r.id, w.display()));
                     text.push_str(&format!(
                         "  compiler: {} ({})\n  python: {} ({})\n",
-                        p.compiler.version, p.compiler.runs, p.interpreter.version, p.interpreter.runs
+                        p.compiler.version,
+                        p.compiler.runs,
+                        p.interpreter.version,
+                        p.interpreter.runs
                     ));
                     if let Some(pol) = &p.repair.policy {
                         text.push_str(&format!("  repaired to {pol}"));
@@ -162,7 +171,9 @@ pub fn run_build(args: &BuildArgs) -> Result<u8> {
                             "  test: {} ({}{}, cpu {}, {:.1} s{})\n",
                             t.status,
                             t.how,
-                            t.emulator.as_ref().map_or(String::new(), |e| format!(", {e}")),
+                            t.emulator
+                                .as_ref()
+                                .map_or(String::new(), |e| format!(", {e}")),
                             t.cpu,
                             t.seconds,
                             t.tests.map_or(String::new(), |c| format!("; {c}")),

@@ -147,7 +147,15 @@ fn print_report(report: &testrun::Report) {
         }
         if !matches!(r.status, Status::Passed | Status::Error) && !r.output_tail.is_empty() {
             text.push_str(&style.dim(&format!("    --- output of {} (end) ---\n", r.label())));
-            for l in r.output_tail.lines().rev().take(25).collect::<Vec<_>>().into_iter().rev() {
+            for l in r
+                .output_tail
+                .lines()
+                .rev()
+                .take(25)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
                 text.push_str(&format!("    {l}\n"));
             }
         }

@@ -70,12 +70,16 @@ fn check_cell(cache: &Path, r: &Value, arch: &str, mode: &str) {
     let wheel = PathBuf::from(r["wheel"].as_str().unwrap());
     let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
-        name.starts_with("mwdemo-0.1.0-cp311-cp311-manylinux_") && name.ends_with(&format!("_{arch}.whl")),
+        name.starts_with("mwdemo-0.1.0-cp311-cp311-manylinux_")
+            && name.ends_with(&format!("_{arch}.whl")),
         "{name}"
     );
     // The provenance record beside the wheel is the one in the report.
     let prov_file = PathBuf::from(r["provenance_file"].as_str().unwrap());
-    assert_eq!(prov_file, wheel.with_file_name(format!("{name}.provenance.json")));
+    assert_eq!(
+        prov_file,
+        wheel.with_file_name(format!("{name}.provenance.json"))
+    );
     let prov: Value = serde_json::from_str(&std::fs::read_to_string(&prov_file).unwrap()).unwrap();
     assert_eq!(prov, r["provenance"]);
     assert_eq!(prov["wheel"], name.as_str());
@@ -83,25 +87,45 @@ fn check_cell(cache: &Path, r: &Value, arch: &str, mode: &str) {
     assert_eq!(prov["arch"], arch);
     let digest = common_sha256(&wheel);
     assert_eq!(prov["sha256"], digest.as_str());
-    assert_eq!(prov["target"]["name"], format!("debian-bookworm-{arch}"), "{prov:#}");
-    assert!(prov["target"]["tree_digest"].as_str().unwrap().len() >= 32, "{prov:#}");
+    assert_eq!(
+        prov["target"]["name"],
+        format!("debian-bookworm-{arch}"),
+        "{prov:#}"
+    );
+    assert!(
+        prov["target"]["tree_digest"].as_str().unwrap().len() >= 32,
+        "{prov:#}"
+    );
     let grafted = prov["repair"]["grafted"].to_string();
     assert!(grafted.contains("libzstd.so.1"), "{prov:#}");
-    assert!(!grafted.contains("libstdc++"), "libstdc++ is whitelisted: {prov:#}");
+    assert!(
+        !grafted.contains("libstdc++"),
+        "libstdc++ is whitelisted: {prov:#}"
+    );
     let native = arch == "x86_64" || arch == "i686";
     let test = &prov["test"];
     assert_eq!(test["status"], "passed", "{prov:#}");
-    assert_eq!(test["how"], if native { "native" } else { "emulated" }, "{prov:#}");
+    assert_eq!(
+        test["how"],
+        if native { "native" } else { "emulated" },
+        "{prov:#}"
+    );
     if native {
         assert!(test["emulator"].is_null(), "{prov:#}");
     } else {
         assert!(
-            test["emulator"].as_str().unwrap().starts_with(&format!("qemu-{arch}-static ")),
+            test["emulator"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("qemu-{arch}-static ")),
             "{prov:#}"
         );
     }
     assert!(
-        test["output_tail"].as_str().unwrap().contains("mwdemo ok: "),
+        test["output_tail"]
+            .as_str()
+            .unwrap()
+            .contains("mwdemo ok: "),
         "{prov:#}"
     );
     // Our audit agrees with the file name, and nothing external is left.
@@ -118,7 +142,10 @@ fn check_cell(cache: &Path, r: &Value, arch: &str, mode: &str) {
 }
 
 fn common_sha256(path: &Path) -> String {
-    let out = std::process::Command::new("sha256sum").arg(path).output().unwrap();
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .next()
@@ -184,7 +211,15 @@ fn hybrid_and_emulated_modes_build_the_example() {
     let (code, reports, err) = build(
         &cache,
         &example(),
-        &["--arch", "ppc64le", "--mode", "hybrid", "-w", &wh_s, "--no-cc-cache"],
+        &[
+            "--arch",
+            "ppc64le",
+            "--mode",
+            "hybrid",
+            "-w",
+            &wh_s,
+            "--no-cc-cache",
+        ],
     );
     assert_eq!(code, Some(0), "{reports:#?}\n{err}");
     let r = cell(&reports, "ppc64le");
@@ -196,7 +231,15 @@ fn hybrid_and_emulated_modes_build_the_example() {
     let (code, reports, err) = build(
         &cache,
         &example(),
-        &["--arch", "aarch64", "--mode", "emulated", "-w", &wh_s, "--no-cc-cache"],
+        &[
+            "--arch",
+            "aarch64",
+            "--mode",
+            "emulated",
+            "-w",
+            &wh_s,
+            "--no-cc-cache",
+        ],
     );
     assert_eq!(code, Some(0), "{reports:#?}\n{err}");
     let r = cell(&reports, "aarch64");
@@ -232,7 +275,10 @@ fn a_failing_test_command_fails_the_cell() {
     let r = cell(&reports, "x86_64");
     assert_eq!(r["ok"], false);
     assert!(
-        r["error"].as_str().unwrap().contains("test-command failed (native)"),
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("test-command failed (native)"),
         "{r:#}"
     );
     let left: Vec<_> = std::fs::read_dir(wh.path())
@@ -272,10 +318,20 @@ fn plan_prints_the_matrix_and_only_builds_one_cell() {
     let out = run(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    let ids: Vec<&str> = text.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
+    let ids: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
     assert_eq!(ids, ["cp311-manylinux_x86_64", "cp311-manylinux_aarch64"]);
     // GitHub: {"include": [...]} with one entry per arch × Python.
-    let out = run(&["--arch", "all", "--python", "3.11,3.13", "--format", "github"]);
+    let out = run(&[
+        "--arch",
+        "all",
+        "--python",
+        "3.11,3.13",
+        "--format",
+        "github",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
     let cells = m["include"].as_array().unwrap();
@@ -289,10 +345,7 @@ fn plan_prints_the_matrix_and_only_builds_one_cell() {
     assert!(text.contains("parallel:\n  matrix:\n"), "{text}");
     assert!(text.contains("- \"cp311-manylinux_aarch64\""), "{text}");
     // Unknown arch / format / cell: one error line, exit 2.
-    for args in [
-        vec!["--arch", "sparc"],
-        vec!["--python", "2.7"],
-    ] {
+    for args in [vec!["--arch", "sparc"], vec!["--python", "2.7"]] {
         let out = run(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
@@ -314,7 +367,14 @@ fn plan_prints_the_matrix_and_only_builds_one_cell() {
     let (code, reports, err) = build(
         &cache,
         &example(),
-        &["--arch", "all", "--only", "cp311-manylinux_i686", "-w", &wh_s],
+        &[
+            "--arch",
+            "all",
+            "--only",
+            "cp311-manylinux_i686",
+            "-w",
+            &wh_s,
+        ],
     );
     assert_eq!(code, Some(0), "{reports:#?}\n{err}");
     assert_eq!(reports.len(), 1);

@@ -52,8 +52,12 @@ fn test_json(cache: &Path, args: &[&str], wheels: &[PathBuf]) -> (Option<i32>, V
         .output()
         .unwrap();
     let err = stderr(&out);
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {err}", String::from_utf8_lossy(&out.stdout)));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {err}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
     (out.status.code(), report, err)
 }
 
@@ -69,7 +73,10 @@ fn result<'a>(report: &'a Value, arch: &str, mode: &str) -> &'a Value {
 /// How a run ran is part of every result.
 fn assert_labelled(r: &Value, arch: &str, emulated: bool) {
     assert_eq!(r["target"], format!("debian-bookworm-{arch}"), "{r:#}");
-    assert!(r["distro"].as_str().unwrap().starts_with("debian:bookworm"), "{r:#}");
+    assert!(
+        r["distro"].as_str().unwrap().starts_with("debian:bookworm"),
+        "{r:#}"
+    );
     assert_eq!(r["glibc"], "2.36", "{r:#}");
     assert!(r["python"].as_str().unwrap().starts_with("3.11."), "{r:#}");
     assert!(!r["cpu"].as_str().unwrap().is_empty(), "{r:#}");
@@ -78,7 +85,13 @@ fn assert_labelled(r: &Value, arch: &str, emulated: bool) {
         let e = &r["emulator"];
         assert_eq!(e["name"], format!("qemu-{arch}-static"), "{r:#}");
         assert!(
-            e["version"].as_str().unwrap().chars().next().unwrap().is_ascii_digit(),
+            e["version"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .next()
+                .unwrap()
+                .is_ascii_digit(),
             "{r:#}"
         );
         assert!(Path::new(e["path"].as_str().unwrap()).is_file());
@@ -120,10 +133,18 @@ fn corpus_wheels_compute_under_emulation_and_natively() {
     // (arch, emulated, the line the check script prints after every assertion held)
     let want = [
         ("aarch64", true, "checked aarch64 aarch64 little 64 numpy"),
-        ("ppc64le", true, "checked ppc64le ppc64le little 64 orjson,lxml,psycopg2"),
+        (
+            "ppc64le",
+            true,
+            "checked ppc64le ppc64le little 64 orjson,lxml,psycopg2",
+        ),
         ("s390x", true, "checked s390x s390x big 64 orjson,yaml"),
         // natively on an x86_64 kernel, platform.machine() says x86_64; the pointers are 32-bit
-        ("i686", false, "checked i686 x86_64 little 32 orjson,psycopg2"),
+        (
+            "i686",
+            false,
+            "checked i686 x86_64 little 32 orjson,psycopg2",
+        ),
     ];
     assert_eq!(report["results"].as_array().unwrap().len(), want.len());
     for (arch, emulated, line) in want {
@@ -146,7 +167,8 @@ fn corpus_wheels_compute_under_emulation_and_natively() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.starts_with("PASS s390x: emulated, qemu-s390x-static 7.") && text.contains("glibc 2.36, Python 3.11."),
+        text.starts_with("PASS s390x: emulated, qemu-s390x-static 7.")
+            && text.contains("glibc 2.36, Python 3.11."),
         "{text}"
     );
 }
@@ -162,7 +184,8 @@ fn a_wrong_result_fails_the_run() {
     let Some(cache) = targets(&["s390x"]) else {
         return;
     };
-    let cmd = "python -c 'import sys, yaml; sys.exit(0 if yaml.safe_load(\"[1, 2]\") == [2, 1] else 7)'";
+    let cmd =
+        "python -c 'import sys, yaml; sys.exit(0 if yaml.safe_load(\"[1, 2]\") == [2, 1] else 7)'";
     let (code, report, _) = test_json(&cache, &["--command", cmd], &wheels);
     assert_eq!(code, Some(1), "{report:#}");
     let r = result(&report, "s390x", "emulated");
@@ -175,7 +198,8 @@ fn a_wrong_result_fails_the_run() {
 /// (`pytest`, launched as the target's Python).
 #[test]
 fn requirements_are_installed_for_the_target_and_pytest_outcomes_are_read() {
-    let Some(wheels) = corpus(&["orjson-3.11.9-cp311-cp311-manylinux_2_17_s390x.manylinux2014_s390x.whl"])
+    let Some(wheels) =
+        corpus(&["orjson-3.11.9-cp311-cp311-manylinux_2_17_s390x.manylinux2014_s390x.whl"])
     else {
         return;
     };
@@ -277,7 +301,14 @@ fn timeouts_scale_with_the_emulation_factor() {
     let started = std::time::Instant::now();
     let (code, report, _) = test_json(
         &cache,
-        &["--timeout", "1", "--emulation-factor", "3", "--command", "sleep 60"],
+        &[
+            "--timeout",
+            "1",
+            "--emulation-factor",
+            "3",
+            "--command",
+            "sleep 60",
+        ],
         &wheels,
     );
     assert!(started.elapsed() < Duration::from_secs(40));
@@ -349,16 +380,28 @@ fn usage_errors() {
     let empty = cache.path();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec!["no-such-1.0-py3-none-any.whl".into(), "--arch".into(), "aarch64".into()],
+            vec![
+                "no-such-1.0-py3-none-any.whl".into(),
+                "--arch".into(),
+                "aarch64".into(),
+            ],
             "no-such-1.0-py3-none-any.whl",
         ),
         (vec!["bad.whl".into()], "invalid wheel file name"),
     ];
     for (args, want) in cases {
-        let out = manywheel_in(empty).arg("test").args(&args).output().unwrap();
+        let out = manywheel_in(empty)
+            .arg("test")
+            .args(&args)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
-        assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{err}"
+        );
         assert!(err.contains(want), "{args:?}: {err}");
     }
     // A wheel of an architecture without a target in this (empty) cache says how to add one.
@@ -367,9 +410,17 @@ fn usage_errors() {
     else {
         return;
     };
-    let out = manywheel_in(empty).arg("test").args(&wheels).output().unwrap();
+    let out = manywheel_in(empty)
+        .arg("test")
+        .args(&wheels)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("target add aarch64"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("target add aarch64"),
+        "{}",
+        stderr(&out)
+    );
     // {project} without --project.
     let out = manywheel_in(empty)
         .args(["test", "--command", "ls {project}"])

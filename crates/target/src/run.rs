@@ -237,10 +237,12 @@ impl Target {
         let inside = if program == "python" || program == "python3" {
             match &self.manifest.python {
                 Some(p) => p.clone(),
-                None => return Err(Error::Usage(format!(
+                None => {
+                    return Err(Error::Usage(format!(
                     "target {} has no CPython (none in the image {}); run a program of it by path",
                     self.name, image.reference
-                ))),
+                )))
+                }
             }
         } else if let Some(v) = program.strip_prefix("python") {
             match image.pythons.iter().find(|p| p.version == v) {

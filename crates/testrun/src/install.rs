@@ -210,7 +210,9 @@ pub(crate) fn check_compatible(
             "its platform tags ({}) need a newer glibc than the target's (it accepts {} … {})",
             f.platform_tags.join("."),
             platforms.first().map_or("", String::as_str),
-            platforms.get(platforms.len().saturating_sub(2)).map_or("", String::as_str)
+            platforms
+                .get(platforms.len().saturating_sub(2))
+                .map_or("", String::as_str)
         )
     } else {
         format!(
@@ -271,7 +273,10 @@ pub(crate) fn install(p: &ArchPlan, opts: &Options, dir: &Path) -> Result<Instal
         site,
         reqs,
         scripts,
-        smoke_command: format!("python {}", crate::launch::sh_quote(&smoke.to_string_lossy())),
+        smoke_command: format!(
+            "python {}",
+            crate::launch::sh_quote(&smoke.to_string_lossy())
+        ),
     })
 }
 
@@ -343,15 +348,21 @@ fn pip_install(p: &ArchPlan, opts: &Options, dest: &Path, reqs: &[String]) -> Re
     let python = pip_python(opts);
     let (x, y) = p.python;
     let mut cmd = Command::new(&python);
-    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-        .args(["--no-warn-script-location", "--no-input", "--target"])
-        .arg(dest)
-        .args(["--only-binary=:all:", "--implementation", "cp"])
-        .arg("--python-version")
-        .arg(format!("{x}.{y}"))
-        .arg("--abi")
-        .arg(format!("cp{x}{y}"))
-        .args(["--abi", "abi3", "--abi", "none"]);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .args(["--no-warn-script-location", "--no-input", "--target"])
+    .arg(dest)
+    .args(["--only-binary=:all:", "--implementation", "cp"])
+    .arg("--python-version")
+    .arg(format!("{x}.{y}"))
+    .arg("--abi")
+    .arg(format!("cp{x}{y}"))
+    .args(["--abi", "abi3", "--abi", "none"]);
     for t in &p.platforms {
         cmd.arg("--platform").arg(t);
     }
@@ -468,15 +479,24 @@ mod tests {
 
     #[test]
     fn requirement_names() {
-        assert_eq!(requirement_name("Typing.Extensions>=4; python_version<'3.12'"), "typing_extensions");
+        assert_eq!(
+            requirement_name("Typing.Extensions>=4; python_version<'3.12'"),
+            "typing_extensions"
+        );
         assert_eq!(requirement_name("numpy"), "numpy");
         assert_eq!(requirement_name("py-cpuinfo (>=1)"), "py_cpuinfo");
     }
 
     #[test]
     fn data_paths() {
-        assert_eq!(install_path("x-1.data/platlib/x/a.so", "x-1.data").as_deref(), Some("x/a.so"));
+        assert_eq!(
+            install_path("x-1.data/platlib/x/a.so", "x-1.data").as_deref(),
+            Some("x/a.so")
+        );
         assert_eq!(install_path("x-1.data/scripts/run", "x-1.data"), None);
-        assert_eq!(install_path("x/__init__.py", "x-1.data").as_deref(), Some("x/__init__.py"));
+        assert_eq!(
+            install_path("x/__init__.py", "x-1.data").as_deref(),
+            Some("x/__init__.py")
+        );
     }
 }

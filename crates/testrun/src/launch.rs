@@ -257,7 +257,11 @@ fn write_bin(
 ) -> std::io::Result<()> {
     fs::create_dir_all(bin)?;
     fs::create_dir_all(launchers)?;
-    for name in ["python", "python3", &format!("python{}.{}", python.0, python.1)] {
+    for name in [
+        "python",
+        "python3",
+        &format!("python{}.{}", python.0, python.1),
+    ] {
         write_wrapper(&bin.join(name), l, &[])?;
     }
     for (name, module, attr) in &inst.scripts {
@@ -405,8 +409,8 @@ fn spawn_and_wait(
         path.push(":");
         path.push(old);
     }
-    let pythonpath = std::env::join_paths([&inst.site, &inst.reqs])
-        .map_err(|e| format!("PYTHONPATH: {e}"))?;
+    let pythonpath =
+        std::env::join_paths([&inst.site, &inst.reqs]).map_err(|e| format!("PYTHONPATH: {e}"))?;
     let mut addopts = format!(
         "-p no:cacheprovider --junitxml={}",
         sh_quote(&junit.to_string_lossy())
@@ -426,7 +430,7 @@ fn spawn_and_wait(
         // ships no .pyc) is compiled once, not at every emulated start; nothing is written
         // into the target or the installed trees.
         .env_remove("PYTHONDONTWRITEBYTECODE")
-            .env("PYTHONPYCACHEPREFIX", pycache)
+        .env("PYTHONPYCACHEPREFIX", pycache)
         .env("PYTEST_ADDOPTS", addopts)
         .env("MANYWHEEL_TEST_ARCH", r.arch.name())
         .env("MANYWHEEL_TEST_MODE", r.env.mode.to_string())

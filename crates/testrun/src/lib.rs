@@ -335,7 +335,9 @@ pub fn run(cache: &Cache, opts: &Options, progress: Progress) -> Result<Report, 
     if project.as_ref().is_some_and(|p| !p.is_dir()) {
         return Err(Error::Usage(format!(
             "--project {}: not a folder",
-            opts.project.as_ref().map_or(String::new(), |p| p.display().to_string())
+            opts.project
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
         )));
     }
     // Where the work happens.
@@ -377,10 +379,7 @@ pub fn run(cache: &Cache, opts: &Options, progress: Progress) -> Result<Report, 
             let command_template = command_template.as_deref();
             handles.push(scope.spawn(move || {
                 let r = run_arch(p, opts, work, project, command_template, board);
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend(r);
+                results.lock().unwrap_or_else(|e| e.into_inner()).extend(r);
             }));
         }
         for h in handles {
@@ -466,7 +465,9 @@ fn plan(cache: &Cache, opts: &Options) -> Result<Vec<ArchPlan>, Error> {
             "only pure-Python wheels: name the architectures to test on with --arch".into(),
         ));
     }
-    if !restrict.is_empty() && !binary.is_empty() && binary.keys().all(|a| !restrict.contains(a))
+    if !restrict.is_empty()
+        && !binary.is_empty()
+        && binary.keys().all(|a| !restrict.contains(a))
         && pure.is_empty()
     {
         return Err(Error::Usage(format!(
@@ -491,21 +492,22 @@ fn plan(cache: &Cache, opts: &Options) -> Result<Vec<ArchPlan>, Error> {
         };
         let m = &target.manifest;
         let python_full = m.python_version.clone();
-        let python = python_full
+        let python = python_full.as_deref().and_then(parse_xy).ok_or_else(|| {
+            Error::Usage(format!(
+                "target {} records no Python version (see `manywheel target list`)",
+                target.name
+            ))
+        })?;
+        let glibc = m
+            .glibc_version
             .as_deref()
             .and_then(parse_xy)
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "target {} records no Python version (see `manywheel target list`)",
+                    "target {} records no glibc version; only glibc targets can be tested",
                     target.name
                 ))
             })?;
-        let glibc = m.glibc_version.as_deref().and_then(parse_xy).ok_or_else(|| {
-            Error::Usage(format!(
-                "target {} records no glibc version; only glibc targets can be tested",
-                target.name
-            ))
-        })?;
         let platforms = manywheel_compat::tags::platform_tags(
             manywheel_policy::Libc::Glibc,
             glibc,
@@ -565,7 +567,11 @@ fn join_archs(a: &[Arch]) -> String {
 fn parse_xy(v: &str) -> Option<(u32, u32)> {
     let mut it = v.split('.');
     let x = it.next()?.trim().parse().ok()?;
-    let y: String = it.next()?.chars().take_while(char::is_ascii_digit).collect();
+    let y: String = it
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     Some((x, y.parse().ok()?))
 }
 

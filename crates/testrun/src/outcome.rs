@@ -82,7 +82,9 @@ fn unescape(s: &str) -> String {
             "gt" => Some('>'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -216,7 +218,10 @@ pub fn classify_failure(mode: Mode, signal: Option<i32>, output: &str) -> (Statu
     if mode == Mode::Emulated {
         for line in output.lines() {
             let l = line.trim();
-            if let Some(rest) = l.find("qemu: uncaught target signal ").map(|i| &l[i + 29..]) {
+            if let Some(rest) = l
+                .find("qemu: uncaught target signal ")
+                .map(|i| &l[i + 29..])
+            {
                 let n: i32 = rest
                     .chars()
                     .take_while(char::is_ascii_digit)

@@ -20,6 +20,7 @@
 
 pub mod cc_cache;
 pub mod config;
+pub mod meson;
 pub mod plan;
 pub mod provenance;
 pub mod sdist;
@@ -137,6 +138,8 @@ pub struct BuildOptions {
     /// The command that runs [`cc_cache::main`] (`[manywheel, __cc]`): compilations go through
     /// the compiler cache. `None`: no cache.
     pub cc_launcher: Option<Vec<String>>,
+    /// Debian packages added to every target besides the configuration's `target-packages`.
+    pub packages: Vec<String>,
 }
 
 /// The outcome of one cell.
@@ -520,6 +523,11 @@ fn build_cell_in(
     add.distro = cell.distro();
     add.mirror = opts.mirror.clone();
     add.packages = target_packages(cfg, cell, mode);
+    for p in &opts.packages {
+        if !add.packages.contains(p) {
+            add.packages.push(p.clone());
+        }
+    }
     let added = manywheel_target::add(&opts.cache, &add, progress)
         .map_err(|e| BuildError::Target(format!("{}: target: {e}", cell.id)))?;
     let target = Target::open(&opts.cache, &added.manifest().name)
@@ -609,6 +617,39 @@ fn build_cell_in(
             shell::write_wrapper(&p, &[], &argv).map_err(|e| BuildError::io(&p, e))?;
             *real = vec![p.display().to_string()];
         }
+    }
+
+    // meson-python: a cross file (our compilers, pkg-config in the sysroot, the target's
+    // programs run by the emulator or the target's loader), passed as a config setting.
+    let mut config_settings = serde_json::json!({});
+    if cfg.backend.trim().starts_with("mesonpy") {
+        let python = target
+            .resolve_program("python3")
+            .map_err(|e| BuildError::Target(e.to_string()))?;
+        let (mut wrapper, _) = toolchain::runner_argv(&target, &python)?;
+        wrapper.pop(); // the program itself
+        let strip = cross
+            .as_ref()
+            .map(|c| {
+                c.cc.with_file_name(format!("{}-strip", toolchain::tool_prefix(cell.arch)))
+            })
+            .filter(|p| p.is_file())
+            .map(|p| p.display().to_string());
+        let file = w.join("meson-cross.ini");
+        let text = meson::CrossFile {
+            arch: cell.arch,
+            root: &target.root,
+            cc: &compilers.cc,
+            cxx: &compilers.cxx,
+            ar: compilers.ar.as_deref(),
+            strip,
+            exe_wrapper: Some(wrapper),
+        }
+        .render();
+        fs::write(&file, text).map_err(|e| BuildError::io(&file, e))?;
+        config_settings = serde_json::json!({
+            "setup-args": [format!("--cross-file={}", file.display())],
+        });
     }
 
     // The target's configuration, pointed at the sysroot and the chosen compilers.
@@ -743,11 +784,24 @@ fn build_cell_in(
         .env("CXX", &cxx)
         .env("LDSHARED", format!("{cc} -shared"))
         .env("LDCXXSHARED", format!("{cxx} -shared"))
-        .env("PATH", &path_var)
+        .env("PATH", {
+            // The console scripts of the build requirements (meson, ninja, cython) first.
+            let mut parts = vec![reqs.join("bin")];
+            parts.extend(std::env::split_paths(&path_var));
+            std::env::join_paths(parts).unwrap_or_else(|_| path_var.clone())
+        })
         .env("MANYWHEEL_BUILD_MODE", mode.name())
         .env(cc_cache::ENV_DIR, opts.cache.root().join("build/cc"))
         .env(cc_cache::ENV_SALT, &cc_salt)
         .env(cc_cache::ENV_LOG, &cc_log)
+        .env("MANYWHEEL_CONFIG_SETTINGS", config_settings.to_string())
+        // pkg-config looks inside the target sysroot (for every backend).
+        .env(
+            "PKG_CONFIG_LIBDIR",
+            meson::pkg_config_libdir(cell.arch, &target.root).join(":"),
+        )
+        .env("PKG_CONFIG_SYSROOT_DIR", &target.root)
+        .env_remove("PKG_CONFIG_PATH")
         .env("MANYWHEEL_SYSROOT", &target.root)
         .env("MANYWHEEL_ARCH", cell.arch.name());
         if let Some(ar) = &compilers.ar {

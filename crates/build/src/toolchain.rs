@@ -148,10 +148,7 @@ pub type Runner = (Vec<String>, Vec<(String, String)>);
 
 /// The argv (and environment) that runs a program of the target: the emulator or the target's
 /// own loader in front.
-pub fn runner_argv(
-    target: &Target,
-    program: &Path,
-) -> Result<Runner, BuildError> {
+pub fn runner_argv(target: &Target, program: &Path) -> Result<Runner, BuildError> {
     let cmd = target
         .command(
             &program.to_string_lossy(),

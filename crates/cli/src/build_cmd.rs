@@ -66,6 +66,11 @@ pub struct BuildArgs {
     /// Cells built at once (default: the number of CPUs).
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// A Debian package to add to each target sysroot before building (headers and libraries
+    /// the project needs, e.g. libcairo2-dev), besides `target-packages` of the configuration;
+    /// repeatable.
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
     /// Do not run the configured test-command.
     #[arg(long)]
     pub no_test: bool,
@@ -121,6 +126,7 @@ pub fn run_build(args: &BuildArgs) -> Result<u8> {
         mirror: args.mirror.clone(),
         run_tests: !args.no_test,
         quiet: args.quiet,
+        packages: args.packages.clone(),
         cc_launcher: if args.no_cc_cache {
             None
         } else {

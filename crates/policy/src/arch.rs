@@ -200,6 +200,20 @@ impl Arch {
         }
     }
 
+    /// Meson's `cpu_family` (its reference table of CPU families) for a cross file.
+    pub fn meson_cpu_family(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::I686 => "x86",
+            Arch::Aarch64 => "aarch64",
+            Arch::Armv7l => "arm",
+            Arch::Ppc64 | Arch::Ppc64le => "ppc64",
+            Arch::S390x => "s390x",
+            Arch::Riscv64 => "riscv64",
+            Arch::Loongarch64 => "loongarch64",
+        }
+    }
+
     /// The GNU triple as Debian uses it for its multiarch directories
     /// (`/usr/lib/<triple>`); note `i386-linux-gnu` for i686.
     pub fn gnu_triple(self) -> &'static str {

@@ -5,7 +5,8 @@ HOOK: get_requires_for_build_wheel or build_wheel, whose result (a list of requi
 wheel's file name) is written to RESULT_JSON; or requires_then_build: both in one process (one
 import of the backend, which is what costs under emulation): {"requires": [...], "wheel": NAME}
 with "wheel" null when a requirement is not installed yet (the caller installs it and calls
-build_wheel). The backend's output goes to stdout/stderr.
+build_wheel). The backend's output goes to stdout/stderr. The config settings passed to the
+hooks are the JSON object in $MANYWHEEL_CONFIG_SETTINGS (default {}).
 """
 
 import importlib
@@ -43,17 +44,18 @@ def main():
     hook, source, out_dir, result, spec, backend_path = sys.argv[1:7]
     os.chdir(source)
     backend = load_backend(spec, json.loads(backend_path), source)
+    settings = json.loads(os.environ.get("MANYWHEEL_CONFIG_SETTINGS") or "{}")
     if hook == "get_requires_for_build_wheel":
         fn = getattr(backend, hook, None)
-        value = list(fn({})) if fn else []
+        value = list(fn(settings)) if fn else []
     elif hook == "build_wheel":
-        value = backend.build_wheel(out_dir, {}, None)
+        value = backend.build_wheel(out_dir, settings, None)
     elif hook == "requires_then_build":
         fn = getattr(backend, "get_requires_for_build_wheel", None)
-        requires = list(fn({})) if fn else []
+        requires = list(fn(settings)) if fn else []
         wheel = None
         if all(installed(r) for r in requires):
-            wheel = backend.build_wheel(out_dir, {}, None)
+            wheel = backend.build_wheel(out_dir, settings, None)
         value = {"requires": requires, "wheel": wheel}
     else:
         sys.exit(f"unknown hook {hook}")

@@ -245,7 +245,7 @@ fn pycairo_meson_sdist_builds_for_five_arches_with_cairo_grafted() {
     let wheels: Vec<PathBuf> = built.into_iter().map(|b| b.1).collect();
     test_all(&x11, &wheels, "check_pycairo.py", |arch| {
         let order = if arch == "s390x" { "big" } else { "little" };
-        format!("{order}")
+        order.to_string()
     });
 }
 

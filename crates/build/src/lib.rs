@@ -286,10 +286,12 @@ fn choose_mode(
 
 /// The Debian packages a cell's target needs.
 fn target_packages(cfg: &Config, cell: &Cell, mode: Mode) -> Vec<String> {
-    let mut p = vec![
-        "libc6-dev".to_string(),
-        format!("libpython{}-dev", cell.python),
-    ];
+    let mut p: Vec<String> = manywheel_target::sysroot::RUNTIME_PACKAGES
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    p.push("libc6-dev".into());
+    p.push(format!("libpython{}-dev", cell.python));
     if mode == Mode::Emulated {
         p.push("gcc".into());
         p.push("g++".into());
@@ -403,6 +405,7 @@ fn requirements_dir(
     requires: &[String],
     cell: &Cell,
     for_host: Option<&toolchain::HostPython>,
+    target_platforms: &[String],
     log: &Path,
 ) -> Result<PathBuf, BuildError> {
     let pip_python = toolchain::host_pip_python(for_host).ok_or_else(|| {
@@ -418,7 +421,8 @@ fn requirements_dir(
         None => format!("{}-{}", cell.python, cell.arch.name()),
     };
     let key = hex(&Sha256::digest(format!(
-        "{platform}\n{}",
+        "{platform}\n{}\n{}",
+        target_platforms.first().map_or("", String::as_str),
         sorted.join("\n")
     )))[..16]
         .to_string();
@@ -436,36 +440,29 @@ fn requirements_dir(
         .tempdir_in(parent)
         .map_err(|e| BuildError::io(parent, e))?;
     if !sorted.is_empty() {
-        let mut cmd = Command::new(&pip_python);
-        cmd.args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-compile",
-            "--no-warn-script-location",
-            "--target",
-        ])
-        .arg(tmp.path());
-        if for_host.is_none() {
-            let tag = cell.python_tag();
-            cmd.args(["--only-binary=:all:", "--implementation", "cp"])
-                .args([
-                    "--python-version",
-                    &cell.python,
-                    "--abi",
-                    &tag,
-                    "--abi",
-                    "abi3",
-                    "--abi",
-                    "none",
-                ]);
-            for plat in ["manylinux_2_17", "manylinux2014", "linux"] {
-                cmd.args(["--platform", &format!("{plat}_{}", cell.arch.name())]);
+        let mut cmd = match for_host {
+            Some(_) => {
+                let mut c = Command::new(&pip_python);
+                c.args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(["--no-warn-script-location", "--target"])
+                .arg(tmp.path())
+                .env("PIP_ROOT_USER_ACTION", "ignore");
+                c
             }
-        }
-        cmd.args(&sorted).env("PIP_ROOT_USER_ACTION", "ignore");
+            None => manywheel_testrun::pip_for_target(
+                &pip_python,
+                tmp.path(),
+                cell.python_xy(),
+                target_platforms,
+            ),
+        };
+        cmd.args(&sorted);
         run_logged(&mut cmd, log, &format!("pip install {}", sorted.join(" ")))?;
     }
     fs::write(tmp.path().join(".complete"), sorted.join("\n"))
@@ -708,12 +705,21 @@ fn build_cell_in(
     )?;
 
     // Build requirements: for the host's CPython in cross mode, else for the target's.
+    let target_platforms = manywheel_testrun::glibc_platforms(&target)
+        .map_err(|e| BuildError::Target(e.to_string()))?;
     let req_host = if mode == Mode::Cross {
         host_py.as_ref()
     } else {
         None
     };
-    let mut reqs = requirements_dir(&opts.cache, &cfg.requires, cell, req_host, &log)?;
+    let mut reqs = requirements_dir(
+        &opts.cache,
+        &cfg.requires,
+        cell,
+        req_host,
+        &target_platforms,
+        &log,
+    )?;
 
     // The interpreter that runs the backend.
     let (py_argv, py_env, py_desc): (Vec<String>, Vec<(String, String)>, provenance::Interpreter) =
@@ -845,63 +851,47 @@ fn build_cell_in(
     let res_s = result.display().to_string();
     // One process asks the backend for its extra requirements and, when they are installed
     // already, builds; otherwise they are installed and a second process builds.
-    run_logged(
-        &mut driver_cmd(
-            &reqs,
-            &[
-                "requires_then_build",
-                &src_s,
-                &dist_s,
-                &res_s,
-                &cfg.backend,
-                &backend_path,
-            ],
-        ),
-        &log,
-        &format!("{}: building the wheel ({} mode)", cell.id, mode.name()),
-    )?;
+    let run_hook = |reqs: &Path, hook: &str| -> Result<String, BuildError> {
+        let _ = fs::remove_file(&result);
+        run_logged(
+            &mut driver_cmd(
+                reqs,
+                &[hook, &src_s, &dist_s, &res_s, &cfg.backend, &backend_path],
+            ),
+            &log,
+            &format!("{}: building the wheel ({} mode)", cell.id, mode.name()),
+        )?;
+        fs::read_to_string(&result).map_err(|_| {
+            BuildError::Failed(format!("{}: the build driver wrote no result", cell.id))
+        })
+    };
     #[derive(serde::Deserialize)]
     struct Both {
         requires: Vec<String>,
         wheel: Option<String>,
     }
-    let both: Both = fs::read_to_string(&result)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| {
-            BuildError::Failed(format!("{}: the build driver wrote no result", cell.id))
-        })?;
+    let both: Both = serde_json::from_str(&run_hook(&reqs, "requires_then_build")?)
+        .map_err(|e| BuildError::Failed(format!("{}: the build driver's result: {e}", cell.id)))?;
     let mut all_requires = cfg.requires.clone();
     for r in &both.requires {
         if !all_requires.contains(r) {
             all_requires.push(r.clone());
         }
     }
-    let built_name = match both.wheel {
+    let built_name: String = match both.wheel {
         Some(name) => name,
         None => {
-            reqs = requirements_dir(&opts.cache, &all_requires, cell, req_host, &log)?;
-            run_logged(
-                &mut driver_cmd(
-                    &reqs,
-                    &[
-                        "build_wheel",
-                        &src_s,
-                        &dist_s,
-                        &res_s,
-                        &cfg.backend,
-                        &backend_path,
-                    ],
-                ),
+            reqs = requirements_dir(
+                &opts.cache,
+                &all_requires,
+                cell,
+                req_host,
+                &target_platforms,
                 &log,
-                &format!("{}: building the wheel ({} mode)", cell.id, mode.name()),
             )?;
-            fs::read_to_string(&result)
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .ok_or_else(|| {
-                    BuildError::Failed(format!("{}: the backend named no wheel", cell.id))
-                })?
+            serde_json::from_str(&run_hook(&reqs, "build_wheel")?).map_err(|e| {
+                BuildError::Failed(format!("{}: the backend named no wheel: {e}", cell.id))
+            })?
         }
     };
     let built = dist.join(&built_name);

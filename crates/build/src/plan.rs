@@ -72,6 +72,12 @@ impl Cell {
     pub fn python_tag(&self) -> String {
         format!("cp{}", self.python.replace('.', ""))
     }
+
+    /// `3.11` as (3, 11).
+    pub fn python_xy(&self) -> (u32, u32) {
+        let mut it = self.python.split('.').map(|p| p.parse().unwrap_or(0));
+        (it.next().unwrap_or(3), it.next().unwrap_or(0))
+    }
 }
 
 /// The Debian suite whose CPython is `python` (`3.11` -> bookworm).

@@ -140,7 +140,11 @@ fn add(cache: &Cache, a: &AddArgs) -> Result<u8> {
     let mut opts = AddOptions::new(parse_arch(&a.arch)?);
     opts.distro = Distro::parse(&a.distro)?;
     opts.mirror = a.mirror.clone();
-    opts.packages = a.packages.clone();
+    opts.packages = manywheel_target::sysroot::RUNTIME_PACKAGES
+        .iter()
+        .map(|p| p.to_string())
+        .chain(a.packages.iter().cloned())
+        .collect();
     opts.qemu = if a.qemu_from_path {
         QemuMode::FromPath
     } else {

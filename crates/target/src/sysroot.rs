@@ -27,9 +27,9 @@ use crate::{deb, version, Error};
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 /// The package that every target contains.
 pub const BASE_PACKAGE: &str = "python3";
-/// Packages every target gets besides [`BASE_PACKAGE`]: the C++ runtime, which every
-/// manylinux policy lets wheels load from the system (so repair never grafts it) but which
-/// Debian's python3 does not pull in.
+/// Packages `manywheel target add` and `build` add besides [`BASE_PACKAGE`] (callers put them
+/// in [`AddOptions::packages`]): the C++ runtime, which every manylinux policy lets wheels load
+/// from the system (so repair never grafts it) but which Debian's python3 does not pull in.
 pub const RUNTIME_PACKAGES: &[&str] = &["libstdc++6"];
 /// Format version of `manifest.json`.
 pub const MANIFEST_FORMAT: u32 = 1;
@@ -434,7 +434,6 @@ pub fn add(cache: &Cache, opts: &AddOptions, progress: &Progress) -> Result<AddO
     let native = runs_natively(host, opts.arch);
     let dir = cache.target_dir(&name);
     let mut requested: Vec<String> = vec![BASE_PACKAGE.to_string()];
-    requested.extend(RUNTIME_PACKAGES.iter().map(|p| p.to_string()));
     for p in &opts.packages {
         if !requested.contains(p) {
             requested.push(p.clone());

@@ -343,11 +343,17 @@ pub(crate) fn pip_python(opts: &Options) -> PathBuf {
     })
 }
 
-/// `pip install --target` for the target's interpreter and platform tags.
-fn pip_install(p: &ArchPlan, opts: &Options, dest: &Path, reqs: &[String]) -> Result<(), String> {
-    let python = pip_python(opts);
-    let (x, y) = p.python;
-    let mut cmd = Command::new(&python);
+/// `PYTHON -m pip install --target DEST` choosing what another interpreter needs: binary wheels
+/// for CPython X.Y (its `cpXY`, `abi3` and `none` ABIs) on `platforms`, most preferred first.
+/// The one place both `manywheel test` and `manywheel build` install for a target; append the
+/// requirements.
+pub fn pip_for_target(
+    python: &Path,
+    dest: &Path,
+    (x, y): (u32, u32),
+    platforms: &[String],
+) -> Command {
+    let mut cmd = Command::new(python);
     cmd.args([
         "-m",
         "pip",
@@ -362,10 +368,20 @@ fn pip_install(p: &ArchPlan, opts: &Options, dest: &Path, reqs: &[String]) -> Re
     .arg(format!("{x}.{y}"))
     .arg("--abi")
     .arg(format!("cp{x}{y}"))
-    .args(["--abi", "abi3", "--abi", "none"]);
-    for t in &p.platforms {
+    .args(["--abi", "abi3", "--abi", "none"])
+    .env("PIP_NO_INPUT", "1")
+    .env("PIP_ROOT_USER_ACTION", "ignore");
+    for t in platforms {
         cmd.arg("--platform").arg(t);
     }
+    cmd
+}
+
+/// `pip install --target` for the target's interpreter and platform tags.
+fn pip_install(p: &ArchPlan, opts: &Options, dest: &Path, reqs: &[String]) -> Result<(), String> {
+    let python = pip_python(opts);
+    let (x, y) = p.python;
+    let mut cmd = pip_for_target(&python, dest, p.python, &p.platforms);
     cmd.args(reqs).env("PIP_NO_INPUT", "1");
     let out = cmd.output().map_err(|e| {
         format!(

@@ -311,24 +311,9 @@ pub(crate) fn execute(
             .unwrap_or_else(|| emulation_factor(p.arch)),
     };
     let timeout = opts.timeout.mul_f64(factor);
-    let mut result = RunResult {
-        arch: p.arch,
-        wheels: p.wheels.iter().map(|w| w.file_name.clone()).collect(),
-        env,
-        status: Status::Error,
-        command: command.to_string(),
-        exit_code: None,
-        signal: None,
-        duration_s: 0.0,
-        timeout_s: timeout.as_secs_f64(),
-        emulation_factor: factor,
-        tests: None,
-        failed_tests: Vec::new(),
-        fault: None,
-        message: None,
-        output_tail: String::new(),
-        outcomes: BTreeMap::new(),
-    };
+    let mut result = RunResult::new(p, env, command);
+    result.timeout_s = timeout.as_secs_f64();
+    result.emulation_factor = factor;
     let _ = fs::remove_file(&junit);
     if let Err(e) = write_bin(&bin, &mode_dir.join("launchers"), launcher, inst, p.python) {
         result.message = Some(format!("{}: {e}", bin.display()));

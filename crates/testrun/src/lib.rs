@@ -39,6 +39,7 @@ use manywheel_policy::Arch;
 use manywheel_target::{Cache, Progress, Target};
 use serde::Serialize;
 
+pub use install::pip_for_target;
 pub use launch::{default_cpu_model, emulation_factor};
 pub use outcome::{classify_failure, parse_junit, Outcome, TestCounts};
 
@@ -209,6 +210,28 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// A result of `p`'s wheels that has not run yet (status `error` until it has).
+    fn new(p: &ArchPlan, env: RunEnv, command: &str) -> RunResult {
+        RunResult {
+            arch: p.arch,
+            wheels: p.wheels.iter().map(|w| w.file_name.clone()).collect(),
+            env,
+            status: Status::Error,
+            command: command.to_string(),
+            exit_code: None,
+            signal: None,
+            duration_s: 0.0,
+            timeout_s: 0.0,
+            emulation_factor: 0.0,
+            tests: None,
+            failed_tests: Vec::new(),
+            fault: None,
+            message: None,
+            output_tail: String::new(),
+            outcomes: BTreeMap::new(),
+        }
+    }
+
     pub fn label(&self) -> String {
         format!("{} ({})", self.arch, self.env.mode)
     }
@@ -498,23 +521,7 @@ fn plan(cache: &Cache, opts: &Options) -> Result<Vec<ArchPlan>, Error> {
                 target.name
             ))
         })?;
-        let glibc = m
-            .glibc_version
-            .as_deref()
-            .and_then(parse_xy)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "target {} records no glibc version; only glibc targets can be tested",
-                    target.name
-                ))
-            })?;
-        let platforms = manywheel_compat::tags::platform_tags(
-            manywheel_policy::Libc::Glibc,
-            glibc,
-            arch,
-            true,
-            manywheel_compat::tags::LinuxTagPlace::Last,
-        );
+        let platforms = glibc_platforms(&target)?;
         let mut wheels: Vec<WheelPlan> = binary.get(&arch).cloned().unwrap_or_default();
         wheels.extend(pure.iter().cloned());
         for w in &wheels {
@@ -557,6 +564,28 @@ fn plan(cache: &Cache, opts: &Options) -> Result<Vec<ArchPlan>, Error> {
     }
     let _ = wheel_archs;
     Ok(plans)
+}
+
+/// The platform tags a glibc target accepts, most preferred first (read from its manifest).
+pub fn glibc_platforms(target: &Target) -> Result<Vec<String>, Error> {
+    let glibc = target
+        .manifest
+        .glibc_version
+        .as_deref()
+        .and_then(parse_xy)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "target {} records no glibc version; only glibc targets can be tested",
+                target.name
+            ))
+        })?;
+    Ok(manywheel_compat::tags::platform_tags(
+        manywheel_policy::Libc::Glibc,
+        glibc,
+        target.arch(),
+        true,
+        manywheel_compat::tags::LinuxTagPlace::Last,
+    ))
 }
 
 fn join_archs(a: &[Arch]) -> String {
@@ -644,24 +673,9 @@ fn setup_error(
         glibc: p.target.manifest.glibc_version.clone(),
         python: p.python_full.clone(),
     });
-    RunResult {
-        arch: p.arch,
-        wheels: p.wheels.iter().map(|w| w.file_name.clone()).collect(),
-        env,
-        status: Status::Error,
-        command: command.to_string(),
-        exit_code: None,
-        signal: None,
-        duration_s: 0.0,
-        timeout_s: 0.0,
-        emulation_factor: 0.0,
-        tests: None,
-        failed_tests: Vec::new(),
-        fault: None,
-        message: Some(message.to_string()),
-        output_tail: String::new(),
-        outcomes: BTreeMap::new(),
-    }
+    let mut r = RunResult::new(p, env, command);
+    r.message = Some(message.to_string());
+    r
 }
 
 /// Replace `{project}` and `{arch}` (shell-quoted).

@@ -27,6 +27,8 @@ MANYWHEEL_APT_PACKAGES=(
   libc6-dev-arm64-cross libc6-dev-i386-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross
   libc6-dev-armhf-cross libc6-dev-riscv64-cross
   qemu-user-static elfutils unzip zip curl bc pkg-config
+  # rsvg-convert: the compat tests render the SVG timelines to PNG
+  librsvg2-bin
   libzstd-dev binutils python3 python3-venv time
   # the CNCF distribution registry, started on 127.0.0.1 by the target --image tests
   docker-registry

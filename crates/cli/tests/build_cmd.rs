@@ -6,8 +6,8 @@
 //! the CI matrix and `--only`.
 //!
 //! Online (Debian mirror, PyPI for setuptools): skipped when unreachable unless
-//! MANYWHEEL_REQUIRE_REFERENCE=1. Targets live in a cache of their own
-//! (`<test cache>/build`) because builds add -dev packages to them.
+//! MANYWHEEL_REQUIRE_REFERENCE=1. Targets live in caches of their own (`<test
+//! cache>/build-*`, one per package set) because builds add -dev packages to them.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -27,12 +27,15 @@ fn example() -> PathBuf {
     repo_root().join("examples/buildproj")
 }
 
-fn build_cache() -> Option<PathBuf> {
+/// A cache of this file's own, one per package set: adding packages to a target replaces its
+/// tree, which must not happen under a build running in it. `example` holds the targets of
+/// the example's cross and hybrid builds, `emulated` the aarch64 target with gcc and g++.
+fn build_cache(set: &str) -> Option<PathBuf> {
     if !common::have("aarch64-linux-gnu-g++") {
         skip("no cross g++ (scripts/setup.sh installs them)");
         return None;
     }
-    Some(online_cache()?.join("build"))
+    Some(online_cache()?.join(format!("build-{set}")))
 }
 
 /// `manywheel build --json ARGS`: exit code and the cell reports.
@@ -155,7 +158,7 @@ fn common_sha256(path: &Path) -> String {
 
 #[test]
 fn example_builds_for_five_arches_in_cross_mode_and_passes_its_tests() {
-    let Some(cache) = build_cache() else {
+    let Some(cache) = build_cache("example") else {
         return;
     };
     let wh = tempfile::tempdir().unwrap();
@@ -202,7 +205,7 @@ fn example_builds_for_five_arches_in_cross_mode_and_passes_its_tests() {
 
 #[test]
 fn hybrid_and_emulated_modes_build_the_example() {
-    let Some(cache) = build_cache() else {
+    let Some(cache) = build_cache("example") else {
         return;
     };
     let wh = tempfile::tempdir().unwrap();
@@ -228,8 +231,11 @@ fn hybrid_and_emulated_modes_build_the_example() {
     assert_eq!(r["provenance"]["interpreter"]["runs"], "emulated");
     assert!(r["provenance"]["compiler"]["cache"].is_null());
     // emulated: the target's CPython and the target's own gcc, all under qemu.
+    let Some(emu) = build_cache("emulated") else {
+        return;
+    };
     let (code, reports, err) = build(
-        &cache,
+        &emu,
         &example(),
         &[
             "--arch",
@@ -243,7 +249,7 @@ fn hybrid_and_emulated_modes_build_the_example() {
     );
     assert_eq!(code, Some(0), "{reports:#?}\n{err}");
     let r = cell(&reports, "aarch64");
-    check_cell(&cache, r, "aarch64", "emulated");
+    check_cell(&emu, r, "aarch64", "emulated");
     assert_eq!(r["provenance"]["compiler"]["runs"], "emulated");
     assert!(
         r["provenance"]["compiler"]["program"]
@@ -257,7 +263,7 @@ fn hybrid_and_emulated_modes_build_the_example() {
 /// A test-command that fails fails the cell (exit 1) and leaves no wheel behind.
 #[test]
 fn a_failing_test_command_fails_the_cell() {
-    let Some(cache) = build_cache() else {
+    let Some(cache) = build_cache("example") else {
         return;
     };
     let project = tempfile::tempdir().unwrap();
@@ -359,7 +365,7 @@ fn plan_prints_the_matrix_and_only_builds_one_cell() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
     // --only builds exactly that cell of the full matrix.
-    let Some(cache) = build_cache() else {
+    let Some(cache) = build_cache("example") else {
         return;
     };
     let wh = tempfile::tempdir().unwrap();

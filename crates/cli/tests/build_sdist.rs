@@ -148,7 +148,8 @@ fn mmh3_sdist_builds_for_five_arches_and_computes_the_same_hashes() {
     let Some(cache) = online_cache() else {
         return;
     };
-    let cache = cache.join("build");
+    // A cache per package set: adding packages replaces a target's tree under its users.
+    let cache = cache.join("build-mmh3");
     let Some(sdist) = fetch_sdist(&cache.join("sdists"), MMH3) else {
         return;
     };
@@ -182,7 +183,7 @@ fn pycairo_meson_sdist_builds_for_five_arches_with_cairo_grafted() {
     let Some(plain) = online_cache() else {
         return;
     };
-    let cache = plain.join("build");
+    let cache = plain.join("build-cairo");
     let Some(sdist) = fetch_sdist(&cache.join("sdists"), PYCAIRO) else {
         return;
     };

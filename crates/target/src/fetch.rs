@@ -69,15 +69,37 @@ impl Mirror {
                 let len = file.metadata().ok().map(|m| m.len());
                 Ok((Box::new(BufReader::new(file)), len))
             }
-            Some(agent) => match agent.get(&url).call() {
-                Ok(resp) => {
-                    let body = resp.into_body();
-                    let len = body.content_length();
-                    Ok((Box::new(body.into_reader()), len))
+            Some(agent) => {
+                // Transient failures (a name lookup or connection that fails, a timeout, 429,
+                // 5xx) are tried again, after 1 s and 3 s; other answers are final.
+                let mut waits = [1u64, 3].into_iter();
+                loop {
+                    match agent.get(&url).call() {
+                        Ok(resp) => {
+                            let body = resp.into_body();
+                            let len = body.content_length();
+                            return Ok((Box::new(body.into_reader()), len));
+                        }
+                        Err(ureq::Error::StatusCode(404)) => return Err(Error::NotFound(url)),
+                        Err(e) => {
+                            let transient = match &e {
+                                ureq::Error::StatusCode(c) => *c == 429 || *c >= 500,
+                                ureq::Error::Io(_)
+                                | ureq::Error::Timeout(_)
+                                | ureq::Error::HostNotFound
+                                | ureq::Error::ConnectionFailed => true,
+                                _ => false,
+                            };
+                            match waits.next() {
+                                Some(secs) if transient => {
+                                    std::thread::sleep(Duration::from_secs(secs))
+                                }
+                                _ => return Err(Error::Download(format!("{url}: {e}"))),
+                            }
+                        }
+                    }
                 }
-                Err(ureq::Error::StatusCode(404)) => Err(Error::NotFound(url)),
-                Err(e) => Err(Error::Download(format!("{url}: {e}"))),
-            },
+            }
         }
     }
 

@@ -408,12 +408,6 @@ fn requirements_dir(
     target_platforms: &[String],
     log: &Path,
 ) -> Result<PathBuf, BuildError> {
-    let pip_python = toolchain::host_pip_python(for_host).ok_or_else(|| {
-        BuildError::Failed(
-            "no host Python with pip to install the build requirements (install python3-pip)"
-                .into(),
-        )
-    })?;
     let mut sorted = requires.to_vec();
     sorted.sort();
     let platform = match for_host {
@@ -440,6 +434,13 @@ fn requirements_dir(
         .tempdir_in(parent)
         .map_err(|e| BuildError::io(parent, e))?;
     if !sorted.is_empty() {
+        // Looked for only now: `python -m pip --version` costs a few tenths of a second.
+        let pip_python = toolchain::host_pip_python(for_host).ok_or_else(|| {
+            BuildError::Failed(
+                "no host Python with pip to install the build requirements (install python3-pip)"
+                    .into(),
+            )
+        })?;
         let mut cmd = match for_host {
             Some(_) => {
                 let mut c = Command::new(&pip_python);

@@ -24,9 +24,9 @@ const EXIT_ERROR: u8 = 2;
 #[command(
     name = "manywheel",
     version,
-    about = "Audit portable Linux binary wheels (manylinux/musllinux) of every architecture, from any host",
-    long_about = "Audit portable Linux binary wheels (manylinux/musllinux) of every architecture, \
-from any host.\n\nExit codes: 0 ok, 1 a check failed, 2 usage or input error."
+    about = "Audit, repair, test and build portable Linux binary wheels (manylinux/musllinux) of every architecture, from one host, without Docker",
+    long_about = "Audit, repair, test and build portable Linux binary wheels (manylinux/musllinux) \
+of every architecture, from one host, without Docker.\n\nExit codes: 0 ok, 1 a check failed, 2 usage or input error."
 )]
 struct Cli {
     #[command(subcommand)]

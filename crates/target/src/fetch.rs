@@ -4,11 +4,14 @@
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::progress::{human_bytes, Progress};
 use crate::release::Checksum;
 use crate::Error;
 
@@ -130,58 +133,176 @@ impl Mirror {
         expected: &Checksum,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), Error> {
-        let dir = dest
-            .parent()
-            .ok_or_else(|| Error::Io(format!("{}: no parent directory", dest.display())))?;
-        fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
         let (mut reader, _) = self.open(rel)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".download-")
-            .tempfile_in(dir)
-            .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Download(format!("{rel}: {e}"))),
-            };
-            total += n as u64;
-            if total > expected.size {
-                return Err(Error::Verify(format!(
-                    "{rel}: larger than the expected {} bytes",
-                    expected.size
-                )));
+        save_verified(&mut reader, dest, expected.size, rel, progress, |got| {
+            (got != expected.sha256).then(|| {
+                format!(
+                    "{rel}: sha256 mismatch: expected {}, got {got}",
+                    expected.sha256
+                )
+            })
+        })
+    }
+}
+
+/// Stream `reader` into a temporary file beside `dest`, hashing it, and give it the name
+/// `dest` only when exactly `size` bytes came and `check(sha256 hex)` finds nothing wrong (it
+/// returns the mismatch message). So `dest` is either absent or complete and verified. `what`
+/// names the download in errors; `progress` gets the bytes received so far.
+pub(crate) fn save_verified(
+    reader: &mut dyn Read,
+    dest: &Path,
+    size: u64,
+    what: &str,
+    progress: &mut dyn FnMut(u64),
+    check: impl FnOnce(&str) -> Option<String>,
+) -> Result<(), Error> {
+    let dir = dest
+        .parent()
+        .ok_or_else(|| Error::Io(format!("{}: no parent directory", dest.display())))?;
+    fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::Download(format!(
+                    "{what}: {e} after {total} of {size} bytes (truncated download?)"
+                )))
             }
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n])
-                .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
-            progress(total);
-        }
-        if total != expected.size {
+        };
+        total += n as u64;
+        if total > size {
             return Err(Error::Verify(format!(
-                "{rel}: size mismatch: expected {} bytes, got {total} (truncated download?)",
-                expected.size
+                "{what}: larger than the expected {size} bytes"
             )));
         }
-        let got = hex(&hasher.finalize());
-        if got != expected.sha256 {
-            return Err(Error::Verify(format!(
-                "{rel}: sha256 mismatch: expected {}, got {got}",
-                expected.sha256
-            )));
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n])
+            .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+        progress(total);
+    }
+    if total != size {
+        return Err(Error::Verify(format!(
+            "{what}: size mismatch: expected {size} bytes, got {total} (truncated download?)"
+        )));
+    }
+    if let Some(message) = check(&hex(&hasher.finalize())) {
+        return Err(Error::Verify(message));
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
+        .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+    tmp.persist(dest)
+        .map_err(|e| Error::Io(format!("{}: {}", dest.display(), e.error)))?;
+    Ok(())
+}
+
+/// One file of a [`fetch_all`]: where it goes and what it must be.
+pub(crate) struct FetchItem {
+    pub path: PathBuf,
+    pub sum: Checksum,
+    /// Shown after the byte counts while it downloads (may be empty).
+    pub name: String,
+    /// The progress line once it is in (`libc6 2.36-9 (2.8 MB)`).
+    pub done: String,
+    /// Prefixed to its error (`libc6`), if any.
+    pub context: Option<String>,
+}
+
+/// Make sure every item is in the cache, verified: cached files whose size and SHA256 match
+/// are kept, the others are downloaded by `download(index, item, on_bytes)`, `jobs` at a time,
+/// with a progress line. The first error stops the rest and is returned.
+pub(crate) fn fetch_all(
+    what: &str,
+    items: &[FetchItem],
+    jobs: usize,
+    progress: &Progress,
+    download: impl Fn(usize, &FetchItem, &mut dyn FnMut(u64)) -> Result<(), Error> + Sync,
+) -> Result<(), Error> {
+    let todo: Vec<usize> = (0..items.len())
+        // Verifying a cached file costs a hash; a bad one is downloaded again.
+        .filter(|&i| !is_verified(&items[i].path, &items[i].sum))
+        .collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let total_bytes: u64 = todo.iter().map(|&i| items[i].sum.size).sum();
+    progress.message(&format!(
+        "downloading {} of {} {what} ({})",
+        todo.len(),
+        items.len(),
+        human_bytes(total_bytes)
+    ));
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let bytes = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let workers = jobs.clamp(1, 16).min(todo.len());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = todo.get(k) else { return };
+                let item = &items[i];
+                let mut seen = 0u64;
+                let result = download(i, item, &mut |n| {
+                    let now = bytes.fetch_add(n - seen, Ordering::Relaxed) + (n - seen);
+                    seen = n;
+                    let name = if item.name.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  {}", item.name)
+                    };
+                    progress.status(
+                        &format!(
+                            "  [{}/{}] {} / {}{name}",
+                            done.load(Ordering::Relaxed),
+                            todo.len(),
+                            human_bytes(now),
+                            human_bytes(total_bytes),
+                        ),
+                        false,
+                    );
+                });
+                match result {
+                    Ok(()) => {
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        progress.log(&format!("  [{n}/{}] {}", todo.len(), item.done));
+                    }
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        let mut slot = first_error.lock().unwrap_or_else(|e| e.into_inner());
+                        if slot.is_none() {
+                            *slot = Some(match &item.context {
+                                Some(c) => e.context(c),
+                                None => e,
+                            });
+                        }
+                        return;
+                    }
+                }
+            });
         }
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
-        tmp.persist(dest)
-            .map_err(|e| Error::Io(format!("{}: {}", dest.display(), e.error)))?;
-        Ok(())
+    });
+    progress.clear();
+    match first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 

@@ -6,8 +6,6 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use manywheel_policy::Arch;
@@ -346,81 +344,20 @@ pub fn fetch_debs(
     jobs: usize,
     progress: &Progress,
 ) -> Result<Vec<PathBuf>, Error> {
-    let paths: Vec<PathBuf> = packages.iter().map(|p| deb_path(cache, p)).collect();
-    let todo: Vec<usize> = (0..packages.len())
-        .filter(|&i| {
-            // Verifying a cached file costs a hash; a bad one is downloaded again.
-            !is_verified(&paths[i], &checksum_of(packages[i]))
+    let items: Vec<fetch::FetchItem> = packages
+        .iter()
+        .map(|p| fetch::FetchItem {
+            path: deb_path(cache, p),
+            sum: checksum_of(p),
+            name: p.name.clone(),
+            done: format!("{} {} ({})", p.name, p.version, human_bytes(p.size)),
+            context: Some(p.name.clone()),
         })
         .collect();
-    if todo.is_empty() {
-        return Ok(paths);
-    }
-    let total_bytes: u64 = todo.iter().map(|&i| packages[i].size).sum();
-    progress.message(&format!(
-        "downloading {} of {} packages ({})",
-        todo.len(),
-        packages.len(),
-        human_bytes(total_bytes)
-    ));
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let bytes = AtomicU64::new(0);
-    let failed = AtomicBool::new(false);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let workers = jobs.clamp(1, 16).min(todo.len());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                if failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = todo.get(k) else { return };
-                let p = packages[i];
-                let mut seen = 0u64;
-                let result = mirror.download(&p.filename, &paths[i], &checksum_of(p), &mut |n| {
-                    let now = bytes.fetch_add(n - seen, Ordering::Relaxed) + (n - seen);
-                    seen = n;
-                    progress.status(
-                        &format!(
-                            "  [{}/{}] {} / {}  {}",
-                            done.load(Ordering::Relaxed),
-                            todo.len(),
-                            human_bytes(now),
-                            human_bytes(total_bytes),
-                            p.name
-                        ),
-                        false,
-                    );
-                });
-                match result {
-                    Ok(()) => {
-                        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        progress.log(&format!(
-                            "  [{d}/{}] {} {} ({})",
-                            todo.len(),
-                            p.name,
-                            p.version,
-                            human_bytes(p.size)
-                        ));
-                    }
-                    Err(e) => {
-                        failed.store(true, Ordering::Relaxed);
-                        let mut slot = first_error.lock().unwrap_or_else(|e| e.into_inner());
-                        if slot.is_none() {
-                            *slot = Some(e.context(&p.name));
-                        }
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    progress.clear();
-    if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
-    }
+    fetch::fetch_all("packages", &items, jobs, progress, |i, item, on_bytes| {
+        mirror.download(&packages[i].filename, &item.path, &item.sum, on_bytes)
+    })?;
+    let paths = items.into_iter().map(|item| item.path).collect();
     Ok(paths)
 }
 

@@ -73,7 +73,7 @@ pub fn member_components(name: &Path) -> Result<Vec<OsString>, Error> {
 }
 
 /// Lexically normalize an absolute path into components (`..` stops at `/`).
-fn normalize_absolute(path: &Path) -> Vec<OsString> {
+pub(crate) fn normalize_absolute(path: &Path) -> Vec<OsString> {
     let mut out: Vec<OsString> = Vec::new();
     for c in path.components() {
         match c {

@@ -20,13 +20,13 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use super::manifest::{sniff, Compression};
 use crate::fetch::hex;
-use crate::unpack::{io_err, member_components, relative_path, resolve_in};
+use crate::unpack::{io_err, member_components, normalize_absolute, relative_path, resolve_in};
 use crate::Error;
 
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -77,21 +77,6 @@ fn remove_any(path: &Path) -> Result<(), Error> {
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), Error> {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| io_err(path, e))
-}
-
-/// Lexically normalize an absolute path into components (`..` stops at `/`).
-fn normalize_absolute(path: &Path) -> Vec<OsString> {
-    let mut out: Vec<OsString> = Vec::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(s) => out.push(s.to_os_string()),
-            _ => {}
-        }
-    }
-    out
 }
 
 impl LayerWriter<'_> {

@@ -25,8 +25,6 @@ pub mod registry;
 
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use manywheel_policy::Arch;
@@ -190,83 +188,22 @@ fn fetch_blobs(
     progress: &Progress,
     label: &str,
 ) -> Result<Vec<PathBuf>, Error> {
-    let paths: Vec<PathBuf> = blobs
+    let items: Vec<fetch::FetchItem> = blobs
         .iter()
-        .map(|d| blob_path(cache, &d.digest))
-        .collect::<Result<_, _>>()?;
-    let sums: Vec<Checksum> = blobs
-        .iter()
-        .map(|d| checksum_of(d))
-        .collect::<Result<_, _>>()?;
-    let todo: Vec<usize> = (0..blobs.len())
-        .filter(|&i| !fetch::is_verified(&paths[i], &sums[i]))
-        .collect();
-    if todo.is_empty() {
-        return Ok(paths);
-    }
-    let total_bytes: u64 = todo.iter().map(|&i| blobs[i].size).sum();
-    progress.message(&format!(
-        "downloading {} of {} {label} ({})",
-        todo.len(),
-        blobs.len(),
-        human_bytes(total_bytes)
-    ));
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let bytes = AtomicU64::new(0);
-    let failed = AtomicBool::new(false);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let workers = jobs.clamp(1, 16).min(todo.len());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                if failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = todo.get(k) else { return };
-                let d = blobs[i];
-                let mut seen = 0u64;
-                let result = reg.download_blob(&d.digest, d.size, &paths[i], &mut |n| {
-                    let now = bytes.fetch_add(n - seen, Ordering::Relaxed) + (n - seen);
-                    seen = n;
-                    progress.status(
-                        &format!(
-                            "  [{}/{}] {} / {}",
-                            done.load(Ordering::Relaxed),
-                            todo.len(),
-                            human_bytes(now),
-                            human_bytes(total_bytes),
-                        ),
-                        false,
-                    );
-                });
-                match result {
-                    Ok(()) => {
-                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        progress.log(&format!(
-                            "  [{n}/{}] {} ({})",
-                            todo.len(),
-                            short_digest(&d.digest),
-                            human_bytes(d.size)
-                        ));
-                    }
-                    Err(e) => {
-                        failed.store(true, Ordering::Relaxed);
-                        let mut slot = first_error.lock().unwrap_or_else(|e| e.into_inner());
-                        if slot.is_none() {
-                            *slot = Some(e);
-                        }
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    progress.clear();
-    if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
-    }
+        .map(|d| {
+            Ok(fetch::FetchItem {
+                path: blob_path(cache, &d.digest)?,
+                sum: checksum_of(d)?,
+                name: String::new(),
+                done: format!("{} ({})", short_digest(&d.digest), human_bytes(d.size)),
+                context: None,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    fetch::fetch_all(label, &items, jobs, progress, |i, item, on_bytes| {
+        reg.download_blob(&blobs[i].digest, blobs[i].size, &item.path, on_bytes)
+    })?;
+    let paths = items.into_iter().map(|item| item.path).collect();
     Ok(paths)
 }
 

@@ -5,9 +5,7 @@
 //! when asked for (`--insecure`); everything else is `https://`. Every manifest and blob is
 //! checked against the digest (and size) that names it before it is used.
 
-use std::fs;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -295,56 +293,13 @@ impl Registry {
         if !resp.status().is_success() {
             return Err(self.status_error(resp, &url));
         }
-        let dir = dest
-            .parent()
-            .ok_or_else(|| Error::Io(format!("{}: no parent directory", dest.display())))?;
-        fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".download-")
-            .tempfile_in(dir)
-            .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+        let what = format!("blob {short}");
         let mut reader = resp.into_body().into_reader();
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::Download(format!(
-                        "blob {short}: {e} after {total} of {size} bytes (truncated download?)"
-                    )))
-                }
-            };
-            total += n as u64;
-            if total > size {
-                return Err(Error::Verify(format!(
-                    "blob {short}: larger than the expected {size} bytes"
-                )));
-            }
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n])
-                .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
-            progress(total);
-        }
-        if total != size {
-            return Err(Error::Verify(format!(
-                "blob {short}: size mismatch: expected {size} bytes, got {total} (truncated download?)"
-            )));
-        }
-        let got = format!("sha256:{}", hex(&hasher.finalize()));
-        if got != digest {
-            return Err(Error::Verify(format!(
-                "blob {short}: digest mismatch: expected {digest}, got {got}"
-            )));
-        }
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
-        tmp.persist(dest)
-            .map_err(|e| Error::Io(format!("{}: {}", dest.display(), e.error)))?;
-        Ok(())
+        crate::fetch::save_verified(&mut reader, dest, size, &what, progress, |got| {
+            let got = format!("sha256:{got}");
+            (got != digest)
+                .then(|| format!("{what}: digest mismatch: expected {digest}, got {got}"))
+        })
     }
 }
 

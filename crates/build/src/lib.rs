@@ -435,12 +435,13 @@ fn requirements_dir(
         .map_err(|e| BuildError::io(parent, e))?;
     if !sorted.is_empty() {
         // Looked for only now: `python -m pip --version` costs a few tenths of a second.
-        let pip_python = toolchain::host_pip_python(for_host).ok_or_else(|| {
-            BuildError::Failed(
+        let pip_python = manywheel_testrun::host_pip_python(for_host.map(|p| p.path.as_path()))
+            .ok_or_else(|| {
+                BuildError::Failed(
                 "no host Python with pip to install the build requirements (install python3-pip)"
                     .into(),
             )
-        })?;
+            })?;
         let mut cmd = match for_host {
             Some(_) => {
                 let mut c = Command::new(&pip_python);
@@ -692,7 +693,7 @@ fn build_cell_in(
     let gen_python = host_py
         .as_ref()
         .map(|p| p.path.clone())
-        .or_else(|| toolchain::host_pip_python(None))
+        .or_else(|| manywheel_testrun::host_pip_python(None))
         .unwrap_or_else(|| PathBuf::from("python3"));
     run_logged(
         Command::new(&gen_python)

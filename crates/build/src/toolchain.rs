@@ -81,20 +81,6 @@ pub fn host_python(minor: &str) -> Option<HostPython> {
     None
 }
 
-/// Any host Python with pip (to install build requirements for another interpreter).
-pub fn host_pip_python(prefer: Option<&HostPython>) -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = prefer.map(|p| p.path.clone()).into_iter().collect();
-    candidates.extend(on_path("python3"));
-    candidates.push(PathBuf::from("/usr/bin/python3"));
-    candidates.into_iter().find(|p| {
-        p.is_file()
-            && Command::new(p)
-                .args(["-m", "pip", "--version"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-    })
-}
-
 /// The name prefix of a GNU toolchain for `arch` (`aarch64-linux-gnu`; `i686-linux-gnu` where
 /// Debian's multiarch triple says i386).
 pub fn tool_prefix(arch: Arch) -> &'static str {

@@ -335,12 +335,39 @@ fn unpack(path: &Path, site: &Path) -> Result<(), Error> {
 
 /// The host Python whose pip installs requirements.
 pub(crate) fn pip_python(opts: &Options) -> PathBuf {
-    opts.pip_python.clone().unwrap_or_else(|| {
-        std::env::var_os("MANYWHEEL_PIP_PYTHON")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("python3"))
-    })
+    opts.pip_python
+        .clone()
+        .or_else(|| host_pip_python(None))
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+/// A host Python with pip, to install for another interpreter (`manywheel test` and `build`
+/// share this rule): `prefer` if it has pip, else `$MANYWHEEL_PIP_PYTHON`, else `python3` on
+/// PATH or `/usr/bin/python3` if it has pip.
+pub fn host_pip_python(prefer: Option<&Path>) -> Option<PathBuf> {
+    let has_pip = |p: &Path| {
+        p.is_file()
+            && Command::new(p)
+                .args(["-m", "pip", "--version"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+    };
+    if let Some(p) = prefer.filter(|p| has_pip(p)) {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("MANYWHEEL_PIP_PYTHON").filter(|v| !v.is_empty()) {
+        // Named by the user: used as given (a bad one fails with pip's own error).
+        return Some(PathBuf::from(p));
+    }
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("python3"))
+            .find(|p| p.is_file())
+    });
+    on_path
+        .into_iter()
+        .chain([PathBuf::from("/usr/bin/python3")])
+        .find(|p| has_pip(p))
 }
 
 /// `PYTHON -m pip install --target DEST` choosing what another interpreter needs: binary wheels

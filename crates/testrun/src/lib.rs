@@ -39,7 +39,7 @@ use manywheel_policy::Arch;
 use manywheel_target::{Cache, Progress, Target};
 use serde::Serialize;
 
-pub use install::pip_for_target;
+pub use install::{host_pip_python, pip_for_target};
 pub use launch::{default_cpu_model, emulation_factor};
 pub use outcome::{classify_failure, parse_junit, Outcome, TestCounts};
 
@@ -466,10 +466,8 @@ fn plan(cache: &Cache, opts: &Options) -> Result<Vec<ArchPlan>, Error> {
     }
     let mut binary: BTreeMap<Arch, Vec<WheelPlan>> = BTreeMap::new();
     let mut pure: Vec<WheelPlan> = Vec::new();
-    let mut wheel_archs: BTreeMap<PathBuf, Option<Arch>> = BTreeMap::new();
     for path in &opts.wheels {
         let (w, arch) = install::read_wheel(path)?;
-        wheel_archs.insert(path.clone(), arch);
         match arch {
             Some(a) => binary.entry(a).or_default().push(w),
             None => pure.push(w),
@@ -562,7 +560,6 @@ fn plan(cache: &Cache, opts: &Options) -> Result<Vec<ArchPlan>, Error> {
             join_archs(&plans.iter().map(|p| p.arch).collect::<Vec<_>>())
         )));
     }
-    let _ = wheel_archs;
     Ok(plans)
 }
 

@@ -416,7 +416,11 @@ fn requirements_dir(
     };
     let key = hex(&Sha256::digest(format!(
         "{platform}\n{}\n{}",
-        target_platforms.first().map_or("", String::as_str),
+        // The target's tags choose what pip installs, unless it installs for the host.
+        match for_host {
+            Some(_) => "",
+            None => target_platforms.first().map_or("", String::as_str),
+        },
         sorted.join("\n")
     )))[..16]
         .to_string();
